@@ -1,0 +1,32 @@
+// swift-tools-version: 6.0
+// Frugal: energy-efficient neural networks in Swift.
+// No unsafeFlags anywhere: other packages must be able to depend on Frugal.
+// ISA-specific inner loops live in CFrugalKernels with __attribute__((target)) and
+// run-time CPUID dispatch instead of compiler flags.
+import PackageDescription
+
+let swift5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+
+let package = Package(
+    name: "Frugal",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "FrugalCore", targets: ["FrugalCore"]),
+        .executable(name: "frugal", targets: ["frugal"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .target(name: "CFrugalKernels"),
+        .target(name: "FrugalCore", dependencies: ["CFrugalKernels"], swiftSettings: swift5),
+        .executableTarget(
+            name: "frugal",
+            dependencies: [
+                "FrugalCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swift5),
+        .testTarget(name: "FrugalCoreTests", dependencies: ["FrugalCore"], swiftSettings: swift5),
+    ]
+)
