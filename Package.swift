@@ -27,6 +27,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swift5),
-        .testTarget(name: "FrugalCoreTests", dependencies: ["FrugalCore"], swiftSettings: swift5),
+        .testTarget(
+            name: "FrugalCoreTests", dependencies: ["FrugalCore"], exclude: ["Fixtures"], swiftSettings: swift5),
     ]
 )
