@@ -29,5 +29,6 @@ let package = Package(
             swiftSettings: swift5),
         .testTarget(
             name: "FrugalCoreTests", dependencies: ["FrugalCore"], exclude: ["Fixtures"], swiftSettings: swift5),
+        .testTarget(name: "PackagingTests", swiftSettings: swift5),
     ]
 )
