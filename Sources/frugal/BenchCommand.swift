@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import FrugalCore
 
 struct BenchCommand: ParsableCommand {
@@ -11,14 +12,62 @@ struct BenchCommand: ParsableCommand {
 struct BenchKernels: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kernels",
-        abstract: "fp32 GEMM GFLOP/s and int8 GEMM GOP/s at 256, 512 and 1024 cubed, on 1 thread and all threads.")
+        abstract: "fp32 GEMM GFLOP/s and int8 GEMM GOP/s on square problems, on 1 thread and on all threads.",
+        discussion: """
+            Each case runs once to warm up, then repeats for at least 0.4 s and 5 runs; the \
+            table shows the best and the median rate (2·n³ operations per run). Inputs are \
+            plain row-major matrices and packing is timed, as numpy's `a @ b` is. \
+            scripts/bench_kernels_vs_numpy.py compares these figures with numpy in one run.
+            """)
 
     @Option(help: "Cube sizes, comma-separated.") var sizes: String = "256,512,1024"
     @Option(help: "Threads for the multi-threaded rows (default: FRUGAL_NUM_THREADS or the number of cores).")
     var threads: Int?
-    @Flag(help: "Print one JSON object.") var json = false
+    @Flag(help: "Print one JSON object: {\"fp32_gemm\":[{m,n,k,threads,gflops,median_gflops}],\"int8_gemm\":[{m,n,k,threads,gops,median_gops}],\"kernels\"}.")
+    var json = false
+
+    func validate() throws {
+        guard let list = parsedSizes, !list.isEmpty, list.allSatisfy({ $0 > 0 && $0 <= 8192 }) else {
+            throw ValidationError("--sizes takes comma-separated integers from 1 to 8192, e.g. 256,512,1024")
+        }
+        if let t = threads, t < 1 || t > 1024 { throw ValidationError("--threads must be from 1 to 1024") }
+    }
+
+    var parsedSizes: [Int]? {
+        let parts = sizes.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        return parts.contains(where: { $0 == nil }) ? nil : parts.map { $0! }
+    }
 
     func run() throws {
-        print("(bench kernels: arrives with the GEMM kernels)")
+        let all = threads ?? ThreadPool.defaultThreadCount()
+        let threadCounts = all > 1 ? [1, all] : [1]
+        var results: [KernelBenchmark.Result] = []
+        if !json {
+            print("kernels: \(CPUInfo.current.kernelName)")
+            print("kind        size  threads      best    median")
+        }
+        for kind in [KernelBenchmark.Kind.fp32, .int8] {
+            for n in parsedSizes! {
+                for t in threadCounts {
+                    let r = KernelBenchmark.run(kind, size: n, threads: t)
+                    results.append(r)
+                    if !json {
+                        let unit = kind == .fp32 ? "GFLOP/s" : "GOP/s"
+                        print(String(format: "%@  %5d  %7d  %8.1f  %8.1f %@", kind.rawValue, n, t, r.bestRate, r.medianRate, unit))
+                    }
+                }
+            }
+        }
+        if json {
+            func rows(_ kind: KernelBenchmark.Kind, _ key: String) -> JSON {
+                .array(results.filter { $0.kind == kind }.map {
+                    ["m": JSON($0.size), "n": JSON($0.size), "k": JSON($0.size), "threads": JSON($0.threads),
+                     key: JSON(($0.bestRate * 10).rounded() / 10), "median_" + key: JSON(($0.medianRate * 10).rounded() / 10)]
+                })
+            }
+            let out: JSON = ["fp32_gemm": rows(.fp32, "gflops"), "int8_gemm": rows(.int8, "gops"),
+                             "kernels": JSON(CPUInfo.current.kernelName)]
+            print(out.serialized())
+        }
     }
 }

@@ -17,7 +17,7 @@ struct DemoCommand: ParsableCommand {
     func run() throws {
         print("Frugal \(FrugalVersion.string) demo — kernels: \(CPUInfo.current.kernelName)")
         print("Training, compression and energy arrive with their issues; for now, the CPU kernels:\n")
-        var bench = try BenchKernels.parse(["--sizes", "256,512"] + (threads.map { ["--threads", String($0)] } ?? []))
+        let bench = try BenchKernels.parse(["--sizes", "256,512"] + (threads.map { ["--threads", String($0)] } ?? []))
         try bench.run()
     }
 }

@@ -1,0 +1,69 @@
+import Foundation
+
+/// Times Frugal's GEMM kernels on square problems, as `frugal bench kernels` reports them.
+/// Inputs are plain row-major matrices; packing is inside the timed region, as it is for
+/// numpy's `a @ b`, so the figures compare like with like.
+public enum KernelBenchmark {
+    public enum Kind: String, Sendable { case fp32 = "fp32_gemm", int8 = "int8_gemm" }
+
+    public struct Result: Sendable {
+        public let kind: Kind
+        public let size: Int
+        public let threads: Int
+        /// Best and median rate over the repetitions, in 10^9 operations per second
+        /// (2·m·n·k operations: a multiply and an add per product).
+        public let bestRate: Double
+        public let medianRate: Double
+        public let repetitions: Int
+    }
+
+    /// Runs one case: one warm-up, then repetitions until `minimumSeconds` have passed and at
+    /// least `minimumRepetitions` were run.
+    public static func run(_ kind: Kind, size n: Int, threads: Int,
+                           minimumSeconds: Double = 0.4, minimumRepetitions: Int = 5) -> Result {
+        let pool = ThreadPool(threadCount: threads)
+        var rng = SplitMix64(seed: UInt64(n))
+        let body: () -> Void
+        switch kind {
+        case .fp32:
+            let a = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
+            let b = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
+            let c = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
+            for i in 0..<n * n {
+                a[i] = Float(rng.nextUnit() - 0.5)
+                b[i] = Float(rng.nextUnit() - 0.5)
+            }
+            body = { GEMM.sgemm(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: c, ldc: n, pool: pool) }
+        case .int8:
+            body = int8Body(size: n, pool: pool, rng: &rng)
+        }
+        body()
+        var times: [Double] = []
+        let start = DispatchTime.now().uptimeNanoseconds
+        while times.count < minimumRepetitions
+            || Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 < minimumSeconds
+        {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            body()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+        }
+        times.sort()
+        let ops = 2 * Double(n) * Double(n) * Double(n)
+        return Result(kind: kind, size: n, threads: threads, bestRate: ops / times[0] / 1e9,
+                      medianRate: ops / times[times.count / 2] / 1e9, repetitions: times.count)
+    }
+}
+
+/// A small seeded generator for benchmark data (SplitMix64).
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func nextUnit() -> Double { Double(next() >> 11) * 0x1p-53 }
+}
