@@ -12,18 +12,28 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "FrugalCore", targets: ["FrugalCore"]),
+        .library(name: "FrugalEngine", targets: ["FrugalEngine"]),
+        .library(name: "FrugalONNX", targets: ["FrugalONNX"]),
         .executable(name: "frugal", targets: ["frugal"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .target(name: "CFrugalKernels"),
         .target(name: "FrugalCore", dependencies: ["CFrugalKernels"], swiftSettings: swift5),
+        .target(name: "FrugalEngine", dependencies: ["FrugalCore"], swiftSettings: swift5),
+        .target(
+            name: "FrugalONNX",
+            dependencies: ["FrugalEngine", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            swiftSettings: swift5),
         .executableTarget(
             name: "frugal",
             dependencies: [
                 "FrugalCore",
+                "FrugalEngine",
+                "FrugalONNX",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swift5),

@@ -1,0 +1,24 @@
+/// The one table of operators. An op family adds its schemas here; nothing else registers ops,
+/// so an op cannot be half-registered.
+public enum OperatorRegistry {
+    public static let all: [OperatorSchema] = {
+        var list: [OperatorSchema] = []
+        list += ControlOperators.schemas
+        return list.sorted { ($0.domain, $0.name) < ($1.domain, $1.name) }
+    }()
+
+    private static let byKey: [String: OperatorSchema] = {
+        var d: [String: OperatorSchema] = [:]
+        for s in all { d[key(s.name, s.domain)] = s }
+        return d
+    }()
+
+    private static func key(_ op: String, _ domain: String) -> String {
+        (domain == "ai.onnx" ? "" : domain) + "::" + op
+    }
+
+    /// The schema for an op type in a domain ("" or "ai.onnx" is the default domain).
+    public static func schema(_ op: String, domain: String = "") -> OperatorSchema? {
+        byKey[key(op, domain)]
+    }
+}
