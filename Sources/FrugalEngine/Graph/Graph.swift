@@ -1,7 +1,7 @@
 import FrugalCore
 
 /// A dimension of a value's declared shape: a number, a named symbol (`batch`), or unknown.
-public enum Dimension: Hashable, Sendable, CustomStringConvertible {
+public enum ShapeDimension: Hashable, Sendable, CustomStringConvertible {
     case fixed(Int)
     case symbolic(String)
     case unknown
@@ -22,11 +22,11 @@ public struct ValueInfo: Hashable, Sendable {
     /// nil when the element type is not one Frugal computes with (`onnxType` then names it).
     public var dtype: DType?
     /// nil when even the rank is unknown.
-    public var shape: [Dimension]?
+    public var shape: [ShapeDimension]?
     /// The ONNX element type number (TensorProto.DataType), kept even where `dtype` is nil.
     public var onnxType: Int
 
-    public init(name: String, dtype: DType?, shape: [Dimension]?, onnxType: Int? = nil) {
+    public init(name: String, dtype: DType?, shape: [ShapeDimension]?, onnxType: Int? = nil) {
         self.name = name
         self.dtype = dtype
         self.shape = shape
