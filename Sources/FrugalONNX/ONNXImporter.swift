@@ -5,8 +5,10 @@ import SwiftProtobuf
 
 /// Reads ONNX models (opset 11 to 21 for the default domain) into a ``Graph``.
 public enum ONNXImporter {
-    /// Oldest and newest default-domain opset that the importer accepts.
-    public static let opsetRange = 7...22
+    /// Default-domain opsets the importer accepts. Ops are versioned one by one: each
+    /// ``OperatorSchema`` states the opset range whose semantics it implements, so a model at a
+    /// newer opset runs only where every one of its ops is covered.
+    public static let opsetRange = 1...27
 
     /// Loads a model file; external data files are read from the model's folder.
     public static func load(path: String) throws -> Graph {

@@ -66,7 +66,7 @@ public struct OperatorSchema: Sendable {
     public let dtypes: Set<DType>
     public let run: @Sendable (OpCall) throws -> [Tensor]
 
-    public init(_ name: String, domain: String = "", since: Int = 1, until: Int = 22, dtypes: Set<DType>,
+    public init(_ name: String, domain: String = "", since: Int = 1, until: Int = 27, dtypes: Set<DType>,
                 run: @escaping @Sendable (OpCall) throws -> [Tensor]) {
         self.name = name
         self.domain = domain

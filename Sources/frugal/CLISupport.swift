@@ -1,0 +1,25 @@
+import ArgumentParser
+import Foundation
+import FrugalCore
+
+/// Writes to standard error (progress, warnings), keeping stdout for results and JSON.
+func printError(_ s: String) {
+    FileHandle.standardError.write(Data((s + "\n").utf8))
+}
+
+/// Whether standard error is a terminal (progress bars only then).
+var stderrIsTerminal: Bool { isatty(2) != 0 }
+
+/// Turns library errors into a message and a non-zero exit, never a crash.
+func runReportingErrors(_ body: () throws -> Void) throws {
+    do { try body() } catch let e as ExitCode { throw e } catch let e as ValidationError { throw e } catch {
+        printError("error: \(error)")
+        throw ExitCode(2)
+    }
+}
+
+/// Rounds for display in JSON.
+func rounded(_ x: Double, _ digits: Int = 3) -> Double {
+    let p = pow(10, Double(digits))
+    return (x * p).rounded() / p
+}
