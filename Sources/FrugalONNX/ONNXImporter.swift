@@ -75,10 +75,31 @@ public enum ONNXImporter {
             for a in n.attribute {
                 attributes[a.name] = try attribute(a, node: name, path: path, baseDirectory: baseDirectory)
             }
-            graph.nodes.append(Node(name: name, opType: n.opType, domain: n.domain == "ai.onnx" ? "" : n.domain,
-                                    inputs: n.input, outputs: n.output, attributes: attributes))
+            let node = Node(name: name, opType: n.opType, domain: n.domain == "ai.onnx" ? "" : n.domain,
+                            inputs: n.input, outputs: n.output, attributes: attributes)
+            // A Constant is an initializer written as a node (PaddlePaddle stores all weights so):
+            // keep one representation, so weights are weights wherever they came from.
+            if node.opType == "Constant", node.domain.isEmpty, node.outputs.count == 1,
+               !g.output.contains(where: { $0.name == node.outputs[0] }), let t = constantValue(node) {
+                graph.initializers[node.outputs[0]] = t
+                continue
+            }
+            graph.nodes.append(node)
         }
         return graph
+    }
+
+    /// The tensor a Constant node produces, or nil for the forms left to the engine.
+    static func constantValue(_ node: Node) -> Tensor? {
+        switch (node.attributes["value"], node.attributes["value_float"], node.attributes["value_floats"],
+                node.attributes["value_int"], node.attributes["value_ints"]) {
+        case (.tensor(let t)?, _, _, _, _): return t
+        case (_, .float(let f)?, _, _, _): return Tensor(scalar: f)
+        case (_, _, .floats(let fs)?, _, _): return try? Tensor(shape: [fs.count], scalars: fs)
+        case (_, _, _, .int(let i)?, _): return Tensor(scalar: Int64(i))
+        case (_, _, _, _, .ints(let v)?): return try? Tensor(shape: [v.count], scalars: v.map(Int64.init))
+        default: return nil
+        }
     }
 
     static func valueInfo(_ v: Onnx_ValueInfoProto, path: String) throws -> ValueInfo {
