@@ -5,8 +5,9 @@ import FrugalCore
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Benchmark Frugal's kernels (and, with the ONNX issue, whole models).",
-        subcommands: [BenchKernels.self])
+        abstract: "Benchmark a model (`frugal bench MODEL.onnx`) or Frugal's kernels (`frugal bench kernels`).",
+        subcommands: [BenchModel.self, BenchKernels.self],
+        defaultSubcommand: BenchModel.self)
 }
 
 struct BenchKernels: ParsableCommand {

@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+import FrugalCore
+import FrugalEngine
+import FrugalONNX
+
+struct BenchModel: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "model",
+        abstract: "Time an ONNX model: median and p90 latency of warm runs, throughput, peak memory.",
+        discussion: """
+            Inputs are random tensors of the graph's declared shapes; the first symbolic dimension \
+            of each input is the batch (--batch), other symbolic dimensions must be given with \
+            --dim NAME=VALUE. `frugal bench MODEL.onnx` is short for `frugal bench model MODEL.onnx`.
+            """)
+
+    @Argument(help: "The model (.onnx).") var model: String
+    @Option(help: "Batch size.") var batch: Int = 1
+    @Option(help: "Threads (default: FRUGAL_NUM_THREADS or the number of cores).") var threads: Int?
+    @Option(help: "Warm runs to time (at least 30).") var runs: Int = 30
+    @Option(name: .customLong("dim"), help: "NAME=VALUE for a symbolic dimension (repeatable).") var dims: [String] = []
+    @Flag(help: "Print one JSON object: {median_ms, p90_ms, throughput_per_s, batch, threads, peak_memory_bytes}.")
+    var json = false
+
+    func validate() throws {
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+        guard runs >= 30 else { throw ValidationError("--runs must be at least 30") }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            var named: [String: Int] = [:]
+            for d in dims {
+                let parts = d.split(separator: "=")
+                guard parts.count == 2, let v = Int(parts[1]), v > 0 else { throw ValidationError("--dim takes NAME=VALUE, got '\(d)'") }
+                named[String(parts[0])] = v
+            }
+            let graph = try ONNXImporter.load(path: model)
+            let t = threads ?? ThreadPool.defaultThreadCount()
+            let session = try Session(graph: graph, options: SessionOptions(threads: t))
+            let feeds = try RandomInputs.make(for: session.plan.requiredInputs, batch: batch, named: named)
+            for _ in 0..<3 { _ = try session.run(feeds) }
+            var times: [Double] = []
+            for _ in 0..<runs {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                _ = try session.run(feeds)
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-6)
+            }
+            times.sort()
+            let median = times[times.count / 2], p90 = times[min(times.count - 1, Int(Double(times.count) * 0.9))]
+            let throughput = Double(batch) / (median / 1000)
+            if json {
+                let out: JSON = ["median_ms": JSON(rounded(median, 4)), "p90_ms": JSON(rounded(p90, 4)),
+                                 "throughput_per_s": JSON(rounded(throughput, 2)), "batch": JSON(batch), "threads": JSON(t),
+                                 "peak_memory_bytes": JSON(session.peakActivationBytes)]
+                print(out.serialized())
+            } else {
+                print("\(model): batch \(batch), \(t) thread\(t == 1 ? "" : "s"), \(runs) warm runs")
+                print(String(format: "  median %.3f ms, p90 %.3f ms, %.1f inferences/s", median, p90, throughput))
+                print("  peak activation memory: \(session.peakActivationBytes) bytes")
+            }
+        }
+    }
+}
+
+/// Random inputs for a graph's declared inputs.
+enum RandomInputs {
+    static func make(for inputs: [ValueInfo], batch: Int, named: [String: Int]) throws -> [String: Tensor] {
+        var feeds: [String: Tensor] = [:]
+        var rng = SystemRandomNumberGenerator()
+        for info in inputs {
+            guard let dims = info.shape, let dtype = info.dtype else {
+                throw ValidationError("input '\(info.name)' has no declared shape or a type Frugal does not compute with")
+            }
+            var shape: [Int] = []
+            for (i, d) in dims.enumerated() {
+                switch d {
+                case .fixed(let v): shape.append(v)
+                case .symbolic(let s) where named[s] != nil: shape.append(named[s]!)
+                case _ where i == 0: shape.append(batch)
+                default:
+                    throw ValidationError("input '\(info.name)' dimension \(i) is '\(d)'; give it with --dim \(d)=VALUE")
+                }
+            }
+            var t = try Tensor(zeros: Shape(shape), dtype: dtype)
+            switch dtype {
+            case .float32: t.withUnsafeMutableBufferPointer(as: Float.self) { p in for i in p.indices { p[i] = Float.random(in: -1...1, using: &rng) } }
+            case .uint8: t.withUnsafeMutableBufferPointer(as: UInt8.self) { p in for i in p.indices { p[i] = UInt8.random(in: 0...255, using: &rng) } }
+            case .int8: t.withUnsafeMutableBufferPointer(as: Int8.self) { p in for i in p.indices { p[i] = Int8.random(in: -128...127, using: &rng) } }
+            default: break
+            }
+            feeds[info.name] = t
+        }
+        return feeds
+    }
+}
