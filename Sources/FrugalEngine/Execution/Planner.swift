@@ -104,7 +104,3 @@ enum ConstantFolding {
     }
 }
 
-/// Graph fusions contributed by op families; each takes and returns a whole graph.
-enum Fusions {
-    static let passes: [(Graph) throws -> Graph] = []
-}
