@@ -47,10 +47,11 @@ public enum Softmax {
                         }
                     }
                     if log {
-                        for j in 0..<n { sm[j] = mx[j] + Foundation.log(sm[j]) }
+                        // (x - max) - log(sum) keeps the small difference exact for large x.
+                        for j in 0..<n { sm[j] = Foundation.log(sm[j]) }
                         for a in 0..<L {
                             let r = src + a * inner, w = dst + a * inner
-                            for j in 0..<n { w[j] = r[j] - sm[j] }
+                            for j in 0..<n { w[j] = (r[j] - mx[j]) - sm[j] }
                         }
                     } else {
                         for j in 0..<n { sm[j] = 1 / sm[j] }
@@ -72,8 +73,8 @@ public enum Softmax {
         if log {
             var s: Float = 0
             for i in 0..<n { s += Unary.exp(x[i] - m) }
-            let shift = m + Foundation.log(s)
-            for i in 0..<n { y[i] = x[i] - shift }
+            let logSum = Foundation.log(s)
+            for i in 0..<n { y[i] = (x[i] - m) - logSum }
         } else {
             for i in 0..<n { y[i] = Unary.exp(x[i] - m) }
             let inv = 1 / KernelSupport.sum(UnsafePointer(y), n)
