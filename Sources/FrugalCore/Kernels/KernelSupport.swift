@@ -178,6 +178,10 @@ enum KernelSupport {
     /// The taps `k` in `0..<kernel` with `start + k * dilation` in `0..<extent`, as a range.
     @inline(__always)
     static func tapRange(start: Int, extent: Int, kernel: Int, dilation: Int) -> Range<Int> {
+        if dilation == 1 {  // no division on the common path
+            let lo = Swift.max(0, -start), hi = Swift.min(kernel, extent - start)
+            return lo < hi ? lo..<hi : lo..<lo
+        }
         let lo = start >= 0 ? 0 : ceilDiv(-start, dilation)
         let hi = min(kernel, ceilDiv(extent - start, dilation))
         return lo < hi ? lo..<hi : lo..<lo

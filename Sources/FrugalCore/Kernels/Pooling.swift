@@ -87,22 +87,19 @@ public struct Pool2DDescriptor: Sendable, Equatable {
 /// Pooling kernels.
 public enum Pooling {
     /// Max pooling of `input` [N,C,H,W] into `output` [N,C,oH,oW]; a window that covers only
-    /// padding yields -inf. `descriptor` must have passed `validate()`.
+    /// padding yields -inf; NaN propagates. `descriptor` must have passed `validate()`.
     public static func maxPool2D(
         _ d: Pool2DDescriptor, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, pool: ThreadPool? = nil
     ) {
-        run(d, input: input, output: output, pool: pool) { plane, out, oh, ow, hr, wr, ihStart, iwStart in
-            let W = d.inWidth, dH = d.dilationHeight, dW = d.dilationWidth
-            var m = -Float.infinity
-            for kh in hr {
-                let row = plane + (ihStart + kh * dH) * W + iwStart
-                for kw in wr {
-                    let v = row[kw &* dW]
-                    m = v > m || v.isNaN ? v : m
-                }
+        rowPasses(d, input: input, output: output, pool: pool, initial: -.infinity, tap: { o, src, lo, hi, s in
+            if s == 1 {
+                for ow in lo..<hi { let v = src[ow]; o[ow] = v > o[ow] || v.isNaN ? v : o[ow] }
+            } else if s == 2 {
+                for ow in lo..<hi { let v = src[ow &* 2]; o[ow] = v > o[ow] || v.isNaN ? v : o[ow] }
+            } else {
+                for ow in lo..<hi { let v = src[ow &* s]; o[ow] = v > o[ow] || v.isNaN ? v : o[ow] }
             }
-            out[oh * d.outWidth + ow] = m
-        }
+        }, finish: { _, _, _ in })
     }
 
     /// Average pooling of `input` [N,C,H,W] into `output` [N,C,oH,oW]. With
@@ -112,49 +109,63 @@ public enum Pooling {
         _ d: Pool2DDescriptor, countIncludePad: Bool, input: UnsafePointer<Float>,
         output: UnsafeMutablePointer<Float>, pool: ThreadPool? = nil
     ) {
-        let kH = d.kernelHeight, kW = d.kernelWidth
-        let paddedH = d.inHeight + d.padTop + d.padBottom, paddedW = d.inWidth + d.padLeft + d.padRight
-        run(d, input: input, output: output, pool: pool) { plane, out, oh, ow, hr, wr, ihStart, iwStart in
-            let W = d.inWidth, dH = d.dilationHeight, dW = d.dilationWidth
-            var s: Float = 0
-            for kh in hr {
-                let row = plane + (ihStart + kh * dH) * W + iwStart
-                for kw in wr { s += row[kw &* dW] }
-            }
-            let count: Int
-            if countIncludePad {
-                let ch = KernelSupport.tapRange(start: ihStart + d.padTop, extent: paddedH, kernel: kH, dilation: dH).count
-                let cw = KernelSupport.tapRange(start: iwStart + d.padLeft, extent: paddedW, kernel: kW, dilation: dW).count
-                count = ch * cw
+        let kH = d.kernelHeight, kW = d.kernelWidth, dH = d.dilationHeight, dW = d.dilationWidth
+        let H = countIncludePad ? d.inHeight + d.padTop + d.padBottom : d.inHeight
+        let W = countIncludePad ? d.inWidth + d.padLeft + d.padRight : d.inWidth
+        let shiftH = countIncludePad ? d.padTop : 0, shiftW = countIncludePad ? d.padLeft : 0
+        rowPasses(d, input: input, output: output, pool: pool, initial: 0, tap: { o, src, lo, hi, s in
+            if s == 1 {
+                for ow in lo..<hi { o[ow] += src[ow] }
+            } else if s == 2 {
+                for ow in lo..<hi { o[ow] += src[ow &* 2] }
             } else {
-                count = hr.count * wr.count
+                for ow in lo..<hi { o[ow] += src[ow &* s] }
             }
-            out[oh * d.outWidth + ow] = count > 0 ? s / Float(count) : 0
-        }
+        }, finish: { o, oh, oW in
+            let ch = KernelSupport.tapRange(start: oh * d.strideHeight - d.padTop + shiftH, extent: H, kernel: kH, dilation: dH).count
+            for ow in 0..<oW {
+                let cw = KernelSupport.tapRange(start: ow * d.strideWidth - d.padLeft + shiftW, extent: W, kernel: kW, dilation: dW).count
+                let count = ch * cw
+                o[ow] = count > 0 ? o[ow] / Float(count) : 0
+            }
+        })
     }
 
-    /// Drives one window function over every output element, threaded over planes.
+    /// Builds each output row in place: fill with `initial`, then one `tap(o, src, lo, hi,
+    /// stride)` pass per in-bounds kernel tap (combining src[ow * stride] into o[ow] for ow in
+    /// lo..<hi), then `finish(o, oh, oW)`. Threaded over planes.
     @inline(__always)
-    static func run(
+    static func rowPasses(
         _ d: Pool2DDescriptor, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, pool: ThreadPool?,
-        _ window: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Int, Range<Int>, Range<Int>, Int, Int) -> Void
+        initial: Float,
+        tap: (UnsafeMutablePointer<Float>, UnsafePointer<Float>, Int, Int, Int) -> Void,
+        finish: (UnsafeMutablePointer<Float>, Int, Int) -> Void
     ) {
         let H = d.inHeight, W = d.inWidth, oH = d.outHeight, oW = d.outWidth
+        let kH = d.kernelHeight, kW = d.kernelWidth, sH = d.strideHeight, sW = d.strideWidth
+        let dH = d.dilationHeight, dW = d.dilationWidth, pT = d.padTop, pL = d.padLeft
         let planes = d.batch * d.channels
         if planes == 0 || oH == 0 || oW == 0 { return }
-        let cost = oH * oW * d.kernelHeight * d.kernelWidth
+        let cost = oH * oW * kH * kW / 2 + 1
         KernelSupport.forRanges(planes, costPerItem: cost, pool: pool) { range in
             for p in range {
                 let plane = input + p * H * W
                 let out = output + p * oH * oW
                 for oh in 0..<oH {
-                    let ihStart = oh * d.strideHeight - d.padTop
-                    let hr = KernelSupport.tapRange(start: ihStart, extent: H, kernel: d.kernelHeight, dilation: d.dilationHeight)
-                    for ow in 0..<oW {
-                        let iwStart = ow * d.strideWidth - d.padLeft
-                        let wr = KernelSupport.tapRange(start: iwStart, extent: W, kernel: d.kernelWidth, dilation: d.dilationWidth)
-                        window(plane, out, oh, ow, hr, wr, ihStart, iwStart)
+                    let o = out + oh * oW
+                    o.update(repeating: initial, count: oW)
+                    let ihStart = oh * sH - pT
+                    for kh in KernelSupport.tapRange(start: ihStart, extent: H, kernel: kH, dilation: dH) {
+                        let row = plane + (ihStart + kh * dH) * W
+                        for kw in 0..<kW {
+                            // Output columns whose input column ow*sW + shift lies in 0..<W.
+                            let shift = kw * dW - pL
+                            let lo = Swift.min(oW, Swift.max(0, KernelSupport.ceilDiv(-shift, sW)))
+                            let hi = Swift.max(lo, Swift.min(oW, KernelSupport.ceilDiv(W - shift, sW)))
+                            if lo < hi { tap(o, row + shift, lo, hi, sW) }
+                        }
                     }
+                    finish(o, oh, oW)
                 }
             }
         }
