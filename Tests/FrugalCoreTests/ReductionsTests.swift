@@ -76,6 +76,11 @@ func referenceReduce(_ op: ReduceOp, _ x: [Float], _ dims: [Int], axes: Set<Int>
         #expect(try Reduction.reduce(.max, x, axes: [1]).scalars(as: Float.self)[0].isNaN)
         #expect(try Reduction.reduce(.min, x, axes: [0]).scalars(as: Float.self)[1].isNaN)
         #expect(try Reduction.reduce(.max, x, axes: [1]).scalars(as: Float.self)[1] == 4)
+        var long = [Float](repeating: 1, count: 40)
+        long[21] = .nan
+        let lt = try Tensor(shape: [2, 20], scalars: long)
+        #expect(try Reduction.reduce(.max, lt, axes: nil).scalars(as: Float.self)[0].isNaN)  // NaN in a vector lane
+        #expect(try Reduction.reduce(.min, lt, axes: [1], keepDims: false).scalars(as: Float.self).map(\.isNaN) == [false, true])
     }
 
     @Test func argMaxArgMin() throws {

@@ -112,12 +112,8 @@ public enum Reduction {
             var s: Float = 0
             for i in 0..<n { s += Swift.abs(p[i]) }
             return s
-        case .max:
-            let m = KernelSupport.maximum(p, n)
-            return KernelSupport.sum(p, n).isNaN && hasNaN(p, n) ? .nan : m
-        case .min:
-            let m = KernelSupport.minimum(p, n)
-            return KernelSupport.sum(p, n).isNaN && hasNaN(p, n) ? .nan : m
+        case .max: return extreme(p, n, max: true)
+        case .min: return extreme(p, n, max: false)
         case .prod:
             var s: Float = 1
             for i in 0..<n { s *= p[i] }
@@ -125,9 +121,20 @@ public enum Reduction {
         }
     }
 
-    static func hasNaN(_ p: UnsafePointer<Float>, _ n: Int) -> Bool {
-        for i in 0..<n where p[i].isNaN { return true }
-        return false
+    /// Max or min of a contiguous run in one pass; a NaN lane stays NaN (v > NaN is false).
+    static func extreme(_ p: UnsafePointer<Float>, _ n: Int, max: Bool) -> Float {
+        var acc = SIMD16<Float>(repeating: max ? -.infinity : .infinity)
+        var i = 0
+        let raw = UnsafeRawPointer(p)
+        while i &+ 16 <= n {
+            let v = raw.loadUnaligned(fromByteOffset: i &* 4, as: SIMD16<Float>.self)
+            acc.replace(with: v, where: (max ? v .> acc : v .< acc) .| (v .!= v))
+            i &+= 16
+        }
+        var m: Float = max ? -.infinity : .infinity
+        for l in 0..<16 { m = combine(max ? .max : .min, m, acc[l]) }
+        while i < n { m = combine(max ? .max : .min, m, p[i]); i &+= 1 }
+        return m
     }
 
     /// out[j] = out[j] op in[j] over a contiguous row.
