@@ -51,6 +51,30 @@ public struct BroadcastPlan: Sendable, Equatable {
     public var elementCount: Int { outerDims.reduce(inner, *) }
 }
 
+/// A scalar binary function, as a type so generic loops specialise on it.
+protocol BinaryFunction {
+    associatedtype T
+    static func apply(_ a: T, _ b: T) -> T
+}
+enum FAdd: BinaryFunction { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a + b } }
+enum FSub: BinaryFunction { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a - b } }
+enum FMul: BinaryFunction { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a * b } }
+enum FDiv: BinaryFunction { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a / b } }
+enum FPow: BinaryFunction { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { Foundation.pow(a, b) } }
+enum FMax: BinaryFunction { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a > b || a.isNaN ? a : b } }
+enum FMin: BinaryFunction { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a < b || a.isNaN ? a : b } }
+enum IAdd<T: FixedWidthInteger & SignedInteger>: BinaryFunction { @inline(__always) static func apply(_ a: T, _ b: T) -> T { a &+ b } }
+enum ISub<T: FixedWidthInteger & SignedInteger>: BinaryFunction { @inline(__always) static func apply(_ a: T, _ b: T) -> T { a &- b } }
+enum IMul<T: FixedWidthInteger & SignedInteger>: BinaryFunction { @inline(__always) static func apply(_ a: T, _ b: T) -> T { a &* b } }
+enum IDiv<T: FixedWidthInteger & SignedInteger>: BinaryFunction {
+    @inline(__always) static func apply(_ a: T, _ b: T) -> T { a.dividedReportingOverflow(by: b).partialValue }
+}
+enum IPow<T: FixedWidthInteger & SignedInteger>: BinaryFunction {
+    @inline(__always) static func apply(_ a: T, _ b: T) -> T { Elementwise.integerPower(a, b) }
+}
+enum IMax<T: FixedWidthInteger & SignedInteger>: BinaryFunction { @inline(__always) static func apply(_ a: T, _ b: T) -> T { Swift.max(a, b) } }
+enum IMin<T: FixedWidthInteger & SignedInteger>: BinaryFunction { @inline(__always) static func apply(_ a: T, _ b: T) -> T { Swift.min(a, b) } }
+
 /// Binary elementwise kernels.
 public enum Elementwise {
     /// `output = a op b` (float32) as planned by `plan`; `output` may alias `a` or `b` only
@@ -60,13 +84,13 @@ public enum Elementwise {
         output: UnsafeMutablePointer<Float>, pool: ThreadPool? = nil
     ) {
         switch op {
-        case .add: run(plan, a, b, output, pool, 1) { $0 + $1 }
-        case .sub: run(plan, a, b, output, pool, 1) { $0 - $1 }
-        case .mul: run(plan, a, b, output, pool, 1) { $0 * $1 }
-        case .div: run(plan, a, b, output, pool, 2) { $0 / $1 }
-        case .pow: run(plan, a, b, output, pool, 20) { Foundation.pow($0, $1) }
-        case .max: run(plan, a, b, output, pool, 1) { x, y in x > y || x.isNaN ? x : y }
-        case .min: run(plan, a, b, output, pool, 1) { x, y in x < y || x.isNaN ? x : y }
+        case .add: run(FAdd.self, plan, a, b, output, pool, 1)
+        case .sub: run(FSub.self, plan, a, b, output, pool, 1)
+        case .mul: run(FMul.self, plan, a, b, output, pool, 1)
+        case .div: run(FDiv.self, plan, a, b, output, pool, 2)
+        case .pow: run(FPow.self, plan, a, b, output, pool, 20)
+        case .max: run(FMax.self, plan, a, b, output, pool, 1)
+        case .min: run(FMin.self, plan, a, b, output, pool, 1)
         }
     }
 
@@ -93,13 +117,13 @@ public enum Elementwise {
         _ output: UnsafeMutablePointer<T>, _ pool: ThreadPool?
     ) {
         switch op {
-        case .add: run(plan, a, b, output, pool, 1) { $0 &+ $1 }
-        case .sub: run(plan, a, b, output, pool, 1) { $0 &- $1 }
-        case .mul: run(plan, a, b, output, pool, 1) { $0 &* $1 }
-        case .div: run(plan, a, b, output, pool, 4) { $0.dividedReportingOverflow(by: $1).partialValue }
-        case .pow: run(plan, a, b, output, pool, 20) { integerPower($0, $1) }
-        case .max: run(plan, a, b, output, pool, 1) { Swift.max($0, $1) }
-        case .min: run(plan, a, b, output, pool, 1) { Swift.min($0, $1) }
+        case .add: run(IAdd<T>.self, plan, a, b, output, pool, 1)
+        case .sub: run(ISub<T>.self, plan, a, b, output, pool, 1)
+        case .mul: run(IMul<T>.self, plan, a, b, output, pool, 1)
+        case .div: run(IDiv<T>.self, plan, a, b, output, pool, 4)
+        case .pow: run(IPow<T>.self, plan, a, b, output, pool, 20)
+        case .max: run(IMax<T>.self, plan, a, b, output, pool, 1)
+        case .min: run(IMin<T>.self, plan, a, b, output, pool, 1)
         }
     }
 
@@ -114,37 +138,42 @@ public enum Elementwise {
         return result
     }
 
-    /// Walks the plan: rows of the collapsed outer dimensions, each an inner loop whose
-    /// operands are a vector (stride 1) or a scalar (stride 0). Threaded over rows, or
-    /// over the inner run when there is a single row.
-    @inline(__always)
-    static func run<T>(
-        _ plan: BroadcastPlan, _ a: UnsafePointer<T>, _ b: UnsafePointer<T>, _ out: UnsafeMutablePointer<T>,
-        _ pool: ThreadPool?, _ nsPerElement: Int, _ f: (T, T) -> T
+    /// One contiguous span: each operand a vector (stride 1) or a scalar (stride 0).
+    /// Generic over the function type (not a closure) so that every call site, threaded or
+    /// not, gets a specialised, vectorised loop.
+    static func span<F: BinaryFunction>(
+        _: F.Type, _ pa: UnsafePointer<F.T>, _ pb: UnsafePointer<F.T>, _ o: UnsafeMutablePointer<F.T>,
+        _ count: Int, _ sa: Int, _ sb: Int
+    ) {
+        if sa == 1 && sb == 1 {
+            for i in 0..<count { o[i] = F.apply(pa[i], pb[i]) }
+        } else if sa == 1 {
+            let y = pb[0]
+            for i in 0..<count { o[i] = F.apply(pa[i], y) }
+        } else if sb == 1 {
+            let x = pa[0]
+            for i in 0..<count { o[i] = F.apply(x, pb[i]) }
+        } else {
+            o.update(repeating: F.apply(pa[0], pb[0]), count: count)
+        }
+    }
+
+    /// Walks the plan: rows of the collapsed outer dimensions, each one span. Threaded over
+    /// rows, or over the inner run when there is a single row.
+    static func run<F: BinaryFunction>(
+        _ fn: F.Type, _ plan: BroadcastPlan, _ a: UnsafePointer<F.T>, _ b: UnsafePointer<F.T>,
+        _ out: UnsafeMutablePointer<F.T>, _ pool: ThreadPool?, _ nsPerElement: Int
     ) {
         let n = plan.inner
         let rows = plan.outerDims.reduce(1, *)
         if n == 0 || rows == 0 { return }
         let sa = plan.aInner, sb = plan.bInner
-        @inline(__always) func span(_ pa: UnsafePointer<T>, _ pb: UnsafePointer<T>, _ o: UnsafeMutablePointer<T>, _ count: Int) {
-            if sa == 1 && sb == 1 {
-                for i in 0..<count { o[i] = f(pa[i], pb[i]) }
-            } else if sa == 1 {
-                let y = pb[0]
-                for i in 0..<count { o[i] = f(pa[i], y) }
-            } else if sb == 1 {
-                let x = pa[0]
-                for i in 0..<count { o[i] = f(x, pb[i]) }
-            } else {
-                o.update(repeating: f(pa[0], pb[0]), count: count)
-            }
-        }
         if rows == 1 {
             let block = 1024
             let blocks = (n + block - 1) / block
             KernelSupport.forRanges(blocks, costPerItem: block * nsPerElement / 2, pool: pool) { r in
                 let lo = r.lowerBound * block, hi = Swift.min(n, r.upperBound * block)
-                span(a + lo * sa, b + lo * sb, out + lo, hi - lo)
+                span(fn, a + lo * sa, b + lo * sb, out + lo, hi - lo, sa, sb)
             }
             return
         }
@@ -161,7 +190,7 @@ public enum Elementwise {
                     offB += idx[d] * tb[d]
                 }
                 for row in r {
-                    span(a + offA, b + offB, out + row * n, n)
+                    span(fn, a + offA, b + offB, out + row * n, n, sa, sb)
                     var d = rank - 1
                     while d >= 0 {
                         idx[d] += 1

@@ -84,6 +84,40 @@ public struct Pool2DDescriptor: Sendable, Equatable {
     }
 }
 
+/// How one kernel tap is folded into an output row (max or sum), as a type.
+protocol PoolTap {
+    static var initial: Float { get }
+    static func tap(_ o: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ lo: Int, _ hi: Int, _ s: Int)
+}
+
+enum MaxTap: PoolTap {
+    static var initial: Float { -.infinity }
+    @inline(__always)
+    static func tap(_ o: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ lo: Int, _ hi: Int, _ s: Int) {
+        if s == 1 {
+            for ow in lo..<hi { let v = src[ow]; o[ow] = v > o[ow] || v.isNaN ? v : o[ow] }
+        } else if s == 2 {
+            for ow in lo..<hi { let v = src[ow &* 2]; o[ow] = v > o[ow] || v.isNaN ? v : o[ow] }
+        } else {
+            for ow in lo..<hi { let v = src[ow &* s]; o[ow] = v > o[ow] || v.isNaN ? v : o[ow] }
+        }
+    }
+}
+
+enum SumTap: PoolTap {
+    static var initial: Float { 0 }
+    @inline(__always)
+    static func tap(_ o: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ lo: Int, _ hi: Int, _ s: Int) {
+        if s == 1 {
+            for ow in lo..<hi { o[ow] += src[ow] }
+        } else if s == 2 {
+            for ow in lo..<hi { o[ow] += src[ow &* 2] }
+        } else {
+            for ow in lo..<hi { o[ow] += src[ow &* s] }
+        }
+    }
+}
+
 /// Pooling kernels.
 public enum Pooling {
     /// Max pooling of `input` [N,C,H,W] into `output` [N,C,oH,oW]; a window that covers only
@@ -91,15 +125,7 @@ public enum Pooling {
     public static func maxPool2D(
         _ d: Pool2DDescriptor, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, pool: ThreadPool? = nil
     ) {
-        rowPasses(d, input: input, output: output, pool: pool, initial: -.infinity, tap: { o, src, lo, hi, s in
-            if s == 1 {
-                for ow in lo..<hi { let v = src[ow]; o[ow] = v > o[ow] || v.isNaN ? v : o[ow] }
-            } else if s == 2 {
-                for ow in lo..<hi { let v = src[ow &* 2]; o[ow] = v > o[ow] || v.isNaN ? v : o[ow] }
-            } else {
-                for ow in lo..<hi { let v = src[ow &* s]; o[ow] = v > o[ow] || v.isNaN ? v : o[ow] }
-            }
-        }, finish: { _, _, _ in })
+        rowPasses(MaxTap.self, d, input: input, output: output, pool: pool) { _, _, _ in }
     }
 
     /// Average pooling of `input` [N,C,H,W] into `output` [N,C,oH,oW]. With
@@ -113,33 +139,23 @@ public enum Pooling {
         let H = countIncludePad ? d.inHeight + d.padTop + d.padBottom : d.inHeight
         let W = countIncludePad ? d.inWidth + d.padLeft + d.padRight : d.inWidth
         let shiftH = countIncludePad ? d.padTop : 0, shiftW = countIncludePad ? d.padLeft : 0
-        rowPasses(d, input: input, output: output, pool: pool, initial: 0, tap: { o, src, lo, hi, s in
-            if s == 1 {
-                for ow in lo..<hi { o[ow] += src[ow] }
-            } else if s == 2 {
-                for ow in lo..<hi { o[ow] += src[ow &* 2] }
-            } else {
-                for ow in lo..<hi { o[ow] += src[ow &* s] }
-            }
-        }, finish: { o, oh, oW in
+        rowPasses(SumTap.self, d, input: input, output: output, pool: pool) { o, oh, oW in
             let ch = KernelSupport.tapRange(start: oh * d.strideHeight - d.padTop + shiftH, extent: H, kernel: kH, dilation: dH).count
             for ow in 0..<oW {
                 let cw = KernelSupport.tapRange(start: ow * d.strideWidth - d.padLeft + shiftW, extent: W, kernel: kW, dilation: dW).count
                 let count = ch * cw
                 o[ow] = count > 0 ? o[ow] / Float(count) : 0
             }
-        })
+        }
     }
 
-    /// Builds each output row in place: fill with `initial`, then one `tap(o, src, lo, hi,
-    /// stride)` pass per in-bounds kernel tap (combining src[ow * stride] into o[ow] for ow in
-    /// lo..<hi), then `finish(o, oh, oW)`. Threaded over planes.
+    /// Builds each output row in place: fill with `T.initial`, then one `T.tap` pass per
+    /// in-bounds kernel tap (combining src[ow * stride] into o[ow] for ow in lo..<hi), then
+    /// `finish(o, oh, oW)`. Generic over the tap type so threaded calls stay specialised.
     @inline(__always)
-    static func rowPasses(
-        _ d: Pool2DDescriptor, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, pool: ThreadPool?,
-        initial: Float,
-        tap: (UnsafeMutablePointer<Float>, UnsafePointer<Float>, Int, Int, Int) -> Void,
-        finish: (UnsafeMutablePointer<Float>, Int, Int) -> Void
+    static func rowPasses<T: PoolTap>(
+        _: T.Type, _ d: Pool2DDescriptor, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+        pool: ThreadPool?, finish: (UnsafeMutablePointer<Float>, Int, Int) -> Void
     ) {
         let H = d.inHeight, W = d.inWidth, oH = d.outHeight, oW = d.outWidth
         let kH = d.kernelHeight, kW = d.kernelWidth, sH = d.strideHeight, sW = d.strideWidth
@@ -153,7 +169,7 @@ public enum Pooling {
                 let out = output + p * oH * oW
                 for oh in 0..<oH {
                     let o = out + oh * oW
-                    o.update(repeating: initial, count: oW)
+                    o.update(repeating: T.initial, count: oW)
                     let ihStart = oh * sH - pT
                     for kh in KernelSupport.tapRange(start: ihStart, extent: H, kernel: kH, dilation: dH) {
                         let row = plane + (ihStart + kh * dH) * W
@@ -162,7 +178,7 @@ public enum Pooling {
                             let shift = kw * dW - pL
                             let lo = Swift.min(oW, Swift.max(0, KernelSupport.ceilDiv(-shift, sW)))
                             let hi = Swift.max(lo, Swift.min(oW, KernelSupport.ceilDiv(W - shift, sW)))
-                            if lo < hi { tap(o, row + shift, lo, hi, sW) }
+                            if lo < hi { T.tap(o, row + shift, lo, hi, sW) }
                         }
                     }
                     finish(o, oh, oW)
