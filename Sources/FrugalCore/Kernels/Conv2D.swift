@@ -1,0 +1,286 @@
+// 2-D convolution, NCHW float32, ONNX Conv semantics (explicit pads, strides, dilations,
+// groups), with an optional per-output-channel bias and a fused output clamp.
+//
+// Three paths, chosen from the descriptor alone:
+//  - pointwise: 1x1 kernel, stride 1, no padding -> one GEMM per (image, group):
+//      Y[g] (Mg x HW) = W[g] (Mg x Cg) . X[n, g] (Cg x HW)
+//  - depthwise: one input channel per group (Cg == 1) -> direct kernel (DepthwiseConv.swift)
+//  - general: im2col (Im2Col.swift) then a GEMM per (image, group).
+// Bias and clamp are applied after the GEMM, row by row (one pass over the output).
+
+/// Shape and attributes of one 2-D convolution (ONNX Conv semantics, NCHW float32).
+public struct Conv2DDescriptor: Sendable, Equatable {
+    public var batch: Int
+    public var inChannels: Int
+    public var inHeight: Int
+    public var inWidth: Int
+    public var outChannels: Int
+    public var kernelHeight: Int
+    public var kernelWidth: Int
+    public var strideHeight: Int
+    public var strideWidth: Int
+    public var dilationHeight: Int
+    public var dilationWidth: Int
+    public var padTop: Int
+    public var padLeft: Int
+    public var padBottom: Int
+    public var padRight: Int
+    public var groups: Int
+
+    /// A convolution of an [N, C, H, W] input with an [M, C/groups, kH, kW] weight.
+    /// `pads` are ONNX-ordered: top, left, bottom, right.
+    public init(
+        batch: Int, inChannels: Int, inHeight: Int, inWidth: Int,
+        outChannels: Int, kernelHeight: Int, kernelWidth: Int,
+        strides: (Int, Int) = (1, 1), dilations: (Int, Int) = (1, 1),
+        pads: (top: Int, left: Int, bottom: Int, right: Int) = (0, 0, 0, 0), groups: Int = 1
+    ) {
+        self.batch = batch
+        self.inChannels = inChannels
+        self.inHeight = inHeight
+        self.inWidth = inWidth
+        self.outChannels = outChannels
+        self.kernelHeight = kernelHeight
+        self.kernelWidth = kernelWidth
+        (strideHeight, strideWidth) = strides
+        (dilationHeight, dilationWidth) = dilations
+        (padTop, padLeft, padBottom, padRight) = pads
+        self.groups = groups
+    }
+
+    /// Input channels per group.
+    public var groupInChannels: Int { inChannels / max(groups, 1) }
+    /// Output channels per group.
+    public var groupOutChannels: Int { outChannels / max(groups, 1) }
+    /// Output height; 0 when the input height is 0.
+    public var outHeight: Int {
+        inHeight == 0 ? 0 : (inHeight + padTop + padBottom - (kernelHeight - 1) * dilationHeight - 1) / strideHeight + 1
+    }
+    /// Output width; 0 when the input width is 0.
+    public var outWidth: Int {
+        inWidth == 0 ? 0 : (inWidth + padLeft + padRight - (kernelWidth - 1) * dilationWidth - 1) / strideWidth + 1
+    }
+    /// The output shape [N, M, outHeight, outWidth].
+    public var outputShape: Shape { [batch, outChannels, outHeight, outWidth] }
+
+    /// Throws a ``CoreError`` naming the problem unless every attribute is usable.
+    public func validate() throws {
+        let desc = "Conv input [\(batch), \(inChannels), \(inHeight), \(inWidth)], weight [\(outChannels), \(groupInChannels), \(kernelHeight), \(kernelWidth)]"
+        guard batch >= 0, inChannels >= 0, inHeight >= 0, inWidth >= 0, outChannels >= 0 else {
+            throw CoreError.invalidShape("\(desc): dimensions must not be negative")
+        }
+        guard kernelHeight >= 1, kernelWidth >= 1 else {
+            throw CoreError.invalidShape("\(desc): kernel dimensions must be at least 1")
+        }
+        guard strideHeight >= 1, strideWidth >= 1 else {
+            throw CoreError.invalidArgument("\(desc): strides (\(strideHeight), \(strideWidth)) must be at least 1")
+        }
+        guard dilationHeight >= 1, dilationWidth >= 1 else {
+            throw CoreError.invalidArgument("\(desc): dilations (\(dilationHeight), \(dilationWidth)) must be at least 1")
+        }
+        guard padTop >= 0, padLeft >= 0, padBottom >= 0, padRight >= 0 else {
+            throw CoreError.invalidArgument("\(desc): pads (\(padTop), \(padLeft), \(padBottom), \(padRight)) must not be negative")
+        }
+        guard groups >= 1, inChannels % groups == 0, outChannels % groups == 0 else {
+            throw CoreError.invalidArgument(
+                "\(desc): groups \(groups) must be at least 1 and divide both the input channels (\(inChannels)) and the output channels (\(outChannels))")
+        }
+        let effH = (kernelHeight - 1) * dilationHeight + 1, effW = (kernelWidth - 1) * dilationWidth + 1
+        if inHeight > 0 && inHeight + padTop + padBottom < effH || inWidth > 0 && inWidth + padLeft + padRight < effW {
+            throw CoreError.invalidShape(
+                "\(desc): the dilated kernel (\(effH) x \(effW)) is larger than the padded input (\(inHeight + padTop + padBottom) x \(inWidth + padLeft + padRight)); use a smaller kernel or more padding")
+        }
+        for (what, dims) in [("input", [batch, inChannels, inHeight, inWidth]), ("output", outputShape.dims),
+                             ("weight", [outChannels, groupInChannels, kernelHeight, kernelWidth])] {
+            do { try Shape(dims).validated() } catch {
+                throw CoreError.tooLarge("\(desc): the \(what) has more elements than a 64-bit count can hold")
+            }
+        }
+    }
+
+    enum Path { case pointwise, depthwise, im2col }
+
+    var path: Path {
+        if groupInChannels == 1 { return .depthwise }
+        if kernelHeight == 1, kernelWidth == 1, strideHeight == 1, strideWidth == 1,
+            padTop == 0, padLeft == 0, padBottom == 0, padRight == 0 { return .pointwise }
+        return .im2col
+    }
+
+    /// Whether the (image, group) jobs run in parallel, each with a serial GEMM and its own
+    /// workspace slot, rather than one after another with the GEMM threaded.
+    func parallelOverGroups(threads: Int) -> Bool { threads > 1 && groups > 1 && batch * groups > 1 }
+}
+
+/// 2-D convolution kernels.
+public enum Conv2D {
+    /// Floats of workspace ``forward(_:input:weight:bias:output:clamp:workspace:workspaceCount:pool:)``
+    /// needs for `descriptor` on a pool of `threadCount` threads (0 if none).
+    public static func workspaceCount(_ d: Conv2DDescriptor, threadCount: Int) -> Int {
+        switch d.path {
+        case .pointwise: return 0
+        case .depthwise: return DepthwiseConv.workspaceCount(d, threadCount: threadCount)
+        case .im2col:
+            let col = d.groupInChannels * d.kernelHeight * d.kernelWidth * d.outHeight * d.outWidth
+            let slots = d.parallelOverGroups(threads: threadCount) ? min(threadCount, d.batch * d.groups) : 1
+            return col * slots
+        }
+    }
+
+    /// Convolves `input` [N,C,H,W] with `weight` [M,C/groups,kH,kW] (+ `bias` [M], then
+    /// `clamp`) into `output` [N,M,oH,oW]. `descriptor` must have passed `validate()`.
+    /// Uses `workspace` when it holds at least ``workspaceCount(_:threadCount:)`` floats,
+    /// else allocates that once for this call. `output` must not overlap the inputs.
+    public static func forward(
+        _ d: Conv2DDescriptor,
+        input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+        output: UnsafeMutablePointer<Float>, clamp: OutputClamp? = nil,
+        workspace: UnsafeMutablePointer<Float>? = nil, workspaceCount: Int = 0,
+        pool: ThreadPool? = nil
+    ) {
+        let oHW = d.outHeight * d.outWidth
+        if d.batch == 0 || d.outChannels == 0 || oHW == 0 { return }
+        let threads = pool?.threadCount ?? 1
+        let needed = Self.workspaceCount(d, threadCount: threads)
+        var owned: UnsafeMutablePointer<Float>? = nil
+        var ws = workspace
+        if needed > 0 && (workspace == nil || workspaceCount < needed) {
+            owned = .allocate(capacity: needed)
+            ws = owned
+        }
+        defer { owned?.deallocate() }
+
+        if d.groupInChannels == 0 {  // no input channels: the output is the bias
+            for n in 0..<d.batch {
+                for m in 0..<d.outChannels {
+                    let row = output + (n * d.outChannels + m) * oHW
+                    row.initialize(repeating: bias?[m] ?? 0, count: oHW)
+                    if let c = clamp { KernelSupport.clamp(row, oHW, c) }
+                }
+            }
+            return
+        }
+        if d.path == .depthwise {
+            DepthwiseConv.forward(d, input: input, weight: weight, bias: bias, output: output,
+                                  clamp: clamp, workspace: ws, pool: pool)
+            return
+        }
+        let gemmViaIm2col = d.path == .im2col
+        let Cg = d.groupInChannels, Mg = d.groupOutChannels
+        let K = Cg * d.kernelHeight * d.kernelWidth
+        let HW = d.inHeight * d.inWidth
+        let colSize = K * oHW
+
+        // One (image, group) job: optional im2col, GEMM, then bias + clamp on its rows.
+        func job(_ ng: Int, slot: Int, inner: ThreadPool?, gemmPool: ThreadPool) {
+            let n = ng / d.groups, g = ng % d.groups
+            let x = input + (n * d.inChannels + g * Cg) * HW
+            let y = output + (n * d.outChannels + g * Mg) * oHW
+            var b = x, ldb = HW
+            if gemmViaIm2col {
+                let col = ws! + slot * colSize
+                Im2Col.unfold(d, channels: x, channelCount: Cg, col: col, pool: inner)
+                b = UnsafePointer(col)
+                ldb = oHW
+            }
+            GEMM.sgemm(m: Mg, n: oHW, k: K, a: weight + g * Mg * K, lda: K, b: b, ldb: ldb,
+                       c: y, ldc: oHW, pool: gemmPool)
+            applyBiasAndClamp(y, rows: Mg, rowLength: oHW, bias: bias.map { $0 + g * Mg }, clamp: clamp, pool: inner)
+        }
+
+        if d.parallelOverGroups(threads: threads) {
+            let slots = min(threads, d.batch * d.groups)
+            KernelSupport.forSlots(d.batch * d.groups, slots: slots, pool: pool) { slot, range in
+                for ng in range { job(ng, slot: slot, inner: nil, gemmPool: KernelSupport.serialPool) }
+            }
+        } else {
+            for ng in 0..<(d.batch * d.groups) {
+                job(ng, slot: 0, inner: pool, gemmPool: pool ?? KernelSupport.serialPool)
+            }
+        }
+    }
+
+    /// Adds `bias[r]` to row `r` of a `rows` x `rowLength` block and clamps it.
+    static func applyBiasAndClamp(
+        _ y: UnsafeMutablePointer<Float>, rows: Int, rowLength: Int,
+        bias: UnsafePointer<Float>?, clamp: OutputClamp?, pool: ThreadPool?
+    ) {
+        if bias == nil && clamp == nil { return }
+        KernelSupport.forRanges(rows, costPerItem: rowLength / 4 + 1, pool: pool) { range in
+            for r in range {
+                let row = y + r * rowLength
+                if let b = bias?[r] {
+                    if let c = clamp {
+                        let lo = c.lower, hi = c.upper
+                        for i in 0..<rowLength {
+                            var v = row[i] + b
+                            v = v < lo ? lo : v
+                            row[i] = v > hi ? hi : v
+                        }
+                    } else {
+                        for i in 0..<rowLength { row[i] += b }
+                    }
+                } else if let c = clamp {
+                    KernelSupport.clamp(row, rowLength, c)
+                }
+            }
+        }
+    }
+
+    /// Convolution of `input` [N,C,H,W] with `weight` [M,C/groups,kH,kW] and optional
+    /// `bias` [M], ONNX Conv semantics; `pads` are [top, left, bottom, right].
+    public static func conv2d(
+        _ input: Tensor, weight: Tensor, bias: Tensor? = nil,
+        strides: [Int] = [1, 1], dilations: [Int] = [1, 1], pads: [Int] = [0, 0, 0, 0],
+        groups: Int = 1, clamp: OutputClamp? = nil, pool: ThreadPool? = nil
+    ) throws -> Tensor {
+        let op = "Conv"
+        try KernelSupport.requireFloat32(input, op: op, name: "input")
+        try KernelSupport.requireFloat32(weight, op: op, name: "weight")
+        try KernelSupport.requireRank(input, 4, op: op, name: "input", layout: "N, C, H, W")
+        try KernelSupport.requireRank(weight, 4, op: op, name: "weight", layout: "M, C/groups, kH, kW")
+        guard strides.count == 2, dilations.count == 2, pads.count == 4 else {
+            throw CoreError.invalidArgument(
+                "\(op): expected 2 strides, 2 dilations and 4 pads (top, left, bottom, right), got \(strides), \(dilations), \(pads)")
+        }
+        let x = input.shape.dims, w = weight.shape.dims
+        guard groups >= 1, x[1] % groups == 0, w[0] % groups == 0 else {
+            throw CoreError.invalidArgument(
+                "\(op): groups \(groups) must be at least 1 and divide the input channels (\(x[1]), input \(input.shape)) and the output channels (\(w[0]), weight \(weight.shape))")
+        }
+        guard w[1] * groups == x[1] else {
+            throw CoreError.shapeMismatch(
+                "\(op): input \(input.shape) has \(x[1]) channels but weight \(weight.shape) with groups \(groups) expects \(w[1] * groups); the weight's dimension 1 must be C/groups")
+        }
+        if let b = bias {
+            try KernelSupport.requireFloat32(b, op: op, name: "bias")
+            guard b.rank == 1, b.shape[0] == w[0] else {
+                throw CoreError.shapeMismatch("\(op): bias has shape \(b.shape) but must be [\(w[0])], one value per output channel of weight \(weight.shape)")
+            }
+        }
+        let d = Conv2DDescriptor(
+            batch: x[0], inChannels: x[1], inHeight: x[2], inWidth: x[3],
+            outChannels: w[0], kernelHeight: w[2], kernelWidth: w[3],
+            strides: (strides[0], strides[1]), dilations: (dilations[0], dilations[1]),
+            pads: (pads[0], pads[1], pads[2], pads[3]), groups: groups)
+        try d.validate()
+        var out = try Tensor(zeros: d.outputShape)
+        let ws = Conv2D.workspaceCount(d, threadCount: pool?.threadCount ?? 1)
+        _ = try MemoryLimit.checkedByteCount(elements: ws, dtype: .float32, what: "the \(op) workspace")
+        input.withUnsafeBufferPointer(as: Float.self) { xp in
+            weight.withUnsafeBufferPointer(as: Float.self) { wp in
+                out.withUnsafeMutableBufferPointer(as: Float.self) { yp in
+                    guard let y = yp.baseAddress, let xb = xp.baseAddress, let wb = wp.baseAddress else { return }
+                    if let b = bias {
+                        b.withUnsafeBufferPointer(as: Float.self) { bp in
+                            forward(d, input: xb, weight: wb, bias: bp.baseAddress, output: y, clamp: clamp, pool: pool)
+                        }
+                    } else {
+                        forward(d, input: xb, weight: wb, bias: nil, output: y, clamp: clamp, pool: pool)
+                    }
+                }
+            }
+        }
+        return out
+    }
+}
