@@ -11,6 +11,8 @@ public enum OperatorRegistry {
         list += ExpandTileOperators.schemas
         list += GatherScatterOperators.schemas
         list += CastOperators.schemas
+        list += PadOperators.schemas
+        list += ResizeOperator.schemas
         return list.sorted { ($0.domain, $0.name) < ($1.domain, $1.name) }
     }()
 
