@@ -13,6 +13,8 @@ public enum OperatorRegistry {
         list += CastOperators.schemas
         list += PadOperators.schemas
         list += ResizeOperator.schemas
+        list += GeneratorOperators.schemas
+        list += ComparisonOperators.schemas
         return list.sorted { ($0.domain, $0.name) < ($1.domain, $1.name) }
     }()
 
