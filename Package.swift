@@ -39,6 +39,8 @@ let package = Package(
             swiftSettings: swift5),
         .testTarget(
             name: "FrugalCoreTests", dependencies: ["FrugalCore"], exclude: ["Fixtures"], swiftSettings: swift5),
+        .testTarget(
+            name: "FrugalEngineTests", dependencies: ["FrugalEngine", "FrugalONNX", "FrugalCore"], swiftSettings: swift5),
         .testTarget(name: "PackagingTests", swiftSettings: swift5),
     ]
 )
