@@ -104,6 +104,9 @@ func expectNodeError(_ op: String, _ inputs: [Tensor?], attributes: [String: Att
         #expect(try runNode("Slice", [x, int64s([1]), int64s([100])])[0].shape == [2, 4])
         try expectNodeError("Slice", [x, int64s([0]), int64s([1]), int64s([0]), int64s([0])])
         try expectNodeError("Slice", [x, int64s([0]), int64s([1]), int64s([2])])
+        let far = try runNode("Slice", [x, int64s([0, 3]), int64s([Int(Int64.max), Int(Int64.min)]), int64s([0, 1]),
+                                        int64s([Int(Int64.max), Int(Int64.min)])])[0]
+        #expect(far.scalars(as: Float.self) == [3])
     }
 
     @Test func gatherScatter() throws {
@@ -190,6 +193,9 @@ func expectNodeError(_ op: String, _ inputs: [Tensor?], attributes: [String: Att
             .scalars(as: Int64.self) == [0, 1, 0, 0, 0, 1])
         #expect(try runNode("Trilu", [try iota([3, 3]), Tensor(scalar: Int64(0))], attributes: ["upper": .int(0)])[0]
             .scalars(as: Float.self) == [0, 0, 0, 3, 4, 0, 6, 7, 8])
+        #expect(try runNode("Trilu", [try iota([2, 2]), Tensor(scalar: Int64.max)])[0].scalars(as: Float.self) == [0, 0, 0, 0])
+        #expect(try runNode("EyeLike", [try iota([2, 2])], attributes: ["k": .int(Int.min)])[0].scalars(as: Float.self) == [0, 0, 0, 0])
+        expectNodeError("Range", [Tensor(scalar: Int64.min), Tensor(scalar: Int64.max), Tensor(scalar: Int64(1))])
         let oh = try runNode("OneHot", [int64s([1, -1, 5]), Tensor(scalar: Int64(3)), floats([2], [0, 1])])[0]
         #expect(oh.scalars(as: Float.self) == [0, 1, 0, 0, 0, 1, 0, 0, 0])
     }
@@ -207,6 +213,9 @@ func expectNodeError(_ op: String, _ inputs: [Tensor?], attributes: [String: Att
         #expect(w.shape == [2, 2])
         #expect(w.scalars(as: Int8.self) == [1, -1, 2, -1])
         expectNodeError("Equal", [a, try floats([3], [1, 2, 3])])
+        expectNodeError("Where", [a, a, a])
+        expectNodeError("Not", [a])
+        expectNodeError("And", [a, a])
         expectNodeError("Where", [t, a, try int64s([1])])
     }
 

@@ -16,6 +16,7 @@ enum ComparisonOperators {
         OperatorSchema("Xor", since: 7, dtypes: [.bool]) { call in try logic(call) { $0 != $1 } },
         OperatorSchema("Not", dtypes: [.bool]) { call in
             let x = try call.input(0)
+            guard x.dtype == .bool else { throw call.fail("input must be bool, not \(x.dtype)") }
             return [try Tensor(shape: x.shape, scalars: x.scalars(as: Bool.self).map { !$0 })]
         },
         OperatorSchema("IsNaN", since: 9, dtypes: [.float32, .float16]) { call in
@@ -30,6 +31,7 @@ enum ComparisonOperators {
         },
         OperatorSchema("Where", since: 9, dtypes: [.bool]) { call in
             let c = try call.input(0), x = try call.input(1), y = try call.input(2)
+            guard c.dtype == .bool else { throw call.fail("condition must be bool, not \(c.dtype)") }
             guard x.dtype == y.dtype else { throw call.fail("X is \(x.dtype) but Y is \(y.dtype); they must match") }
             let shape = try call.kernel { try Shape.broadcast([c.shape, x.shape, y.shape]) }
             var out = try call.output(shape, x.dtype)
@@ -96,6 +98,7 @@ enum ComparisonOperators {
 
     static func logic(_ call: OpCall, _ f: (Bool, Bool) -> Bool) throws -> [Tensor] {
         let (a, b, shape) = try broadcastPair(call)
+        guard a.dtype == .bool else { throw call.fail("inputs must be bool, not \(a.dtype)") }
         let x = a.scalars(as: Bool.self), y = b.scalars(as: Bool.self)
         return [try Tensor(shape: shape, scalars: (0..<x.count).map { f(x[$0], y[$0]) })]
     }

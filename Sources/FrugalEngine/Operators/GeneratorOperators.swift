@@ -24,7 +24,8 @@ enum GeneratorOperators {
             guard c != 0 else { throw call.fail("delta must be non-zero") }
             let (span, o) = b.subtractingReportingOverflow(a)
             guard !o else { throw call.fail("range [\(a), \(b)) is absurdly long") }
-            let n = max(c > 0 ? (span + c - 1) / c : (span + c + 1) / c, 0)
+            guard !(span == Int.min && c == -1) else { throw call.fail("range [\(a), \(b)) is absurdly long") }
+            let n = span == 0 || (span > 0) != (c > 0) ? 0 : span / c + (span % c != 0 ? 1 : 0)
             _ = try call.output([n], s.dtype)
             let v = (0..<n).map { a + $0 * c }
             return [s.dtype == .int64 ? try Tensor(shape: [n], scalars: v.map { Int64($0) })
@@ -38,7 +39,7 @@ enum GeneratorOperators {
                 guard let d = ONNXDataType.dtype(for: code) else { throw call.fail("dtype \(ONNXDataType.name(code)) is not one Frugal computes with") }
                 dtype = d
             }
-            let k = try call.node.int("k", default: 0)
+            let k = min(max(try call.node.int("k", default: 0), -x.shape[0] - 1), x.shape[1] + 1)
             var out = try call.output(x.shape, dtype)
             let one = try call.elementBytes(of: Tensor(scalar: Float(1)), as: dtype)
             let (rows, cols) = (x.shape[0], x.shape[1])
@@ -62,6 +63,7 @@ enum GeneratorOperators {
             }
             let upper = try call.node.int("upper", default: 1) != 0
             let (rows, cols) = (x.shape[x.rank - 2], x.shape[x.rank - 1])
+            k = min(max(k, -rows - 1), cols + 1)
             let mats = x.shape.count(0..<(x.rank - 2))
             let es = x.dtype.byteSize
             x.withUnsafeMutableRawBytes { p in

@@ -8,6 +8,9 @@ enum PadOperators {
             let x = try call.input(0)
             let r = x.rank
             let mode = try call.node.string("mode", default: "constant")
+            guard ["constant", "reflect", "edge", "wrap"].contains(mode) else {
+                throw call.fail("mode '\(mode)' is not constant, reflect, edge or wrap")
+            }
             var pads: [Int]
             var fill = [UInt8](repeating: 0, count: x.dtype.byteSize)
             var axes = Array(0..<r)

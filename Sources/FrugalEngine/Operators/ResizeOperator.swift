@@ -10,6 +10,21 @@ enum ResizeOperator {
         OperatorSchema("Resize", since: 11, dtypes: [.float32, .float16, .int8, .uint8, .int32, .int64]) { call in
             try resize(call)
         },
+        // Upsample (opsets 7-9, deprecated in 10): Resize with asymmetric coordinates and, for
+        // nearest, floor rounding; scales are an attribute in 7-8 and input 1 in 9.
+        OperatorSchema("Upsample", since: 7, until: 9, dtypes: [.float32, .float16, .int8, .uint8, .int32, .int64]) { call in
+            let scales: Tensor
+            if let s = call.optionalInput(1) { scales = s } else if let s = try call.node.floats("scales") {
+                scales = try Tensor(shape: [s.count], scalars: s)
+            } else {
+                throw call.fail("scales are required")
+            }
+            var node = call.node
+            let mode = try node.string("mode", default: "nearest")
+            node.attributes = ["mode": .string(mode == "bilinear" ? "linear" : mode),
+                               "coordinate_transformation_mode": .string("asymmetric"), "nearest_mode": .string("floor")]
+            return try resize(OpCall(node: node, inputs: [try call.input(0), nil, scales], context: call.context))
+        },
     ]
 
     struct Axis {

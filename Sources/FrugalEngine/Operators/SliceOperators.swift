@@ -37,18 +37,19 @@ enum SliceOperators {
             var dims = x.shape.dims
             for (i, a) in axes.enumerated() {
                 let d = x.shape[a]
-                let st = stepList[i]
-                guard st != 0 else { throw call.fail("steps \(stepList) contain 0") }
+                guard stepList[i] != 0 else { throw call.fail("steps \(stepList) contain 0") }
+                // A step longer than the axis takes one element, like a step of exactly its length.
+                let st = min(max(stepList[i], -max(d, 1)), max(d, 1))
                 var s = starts[i] < 0 ? starts[i] &+ d : starts[i]
                 var e = ends[i] < 0 ? ends[i] &+ d : ends[i]
                 if st > 0 {
                     s = min(max(s, 0), d)
                     e = min(max(e, 0), d)
-                    dims[a] = e > s ? (e - s + st - 1) / st : 0
+                    dims[a] = e > s ? (e - s - 1) / st + 1 : 0
                 } else {
                     s = min(max(s, 0), d - 1)
                     e = min(max(e, -1), d - 1)
-                    dims[a] = s > e ? (s - e - st - 1) / -st : 0
+                    dims[a] = s > e ? (s - e - 1) / -st + 1 : 0
                 }
                 begin[a] = s
                 step[a] = st
