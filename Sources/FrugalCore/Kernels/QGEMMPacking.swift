@@ -1,0 +1,266 @@
+import CFrugalKernels
+
+/// The C micro-kernel and tile shape of one kernel family.
+struct QGEMMKernels: Sendable {
+    typealias Kernel = @convention(c) (
+        Int, Int, Int, UnsafePointer<UInt8>?, UnsafePointer<Int8>?, UnsafeMutablePointer<Int32>?, Int, UInt32
+    ) -> Void
+    typealias RequantRow = @convention(c) (
+        UnsafePointer<Int32>?, Int, Int32, Int32, UnsafePointer<frugal_requant_params>?, UnsafeMutableRawPointer?
+    ) -> Void
+
+    /// .avx512Vnni, .avx2 or .portable (an AVX-512 CPU without VNNI uses the AVX2 kernels).
+    let family: KernelISA
+    let mr: Int, nr: Int
+    let kernel: Kernel
+
+    static func forISA(_ isa: KernelISA) -> QGEMMKernels {
+        #if arch(x86_64)
+        switch isa {
+        case .avx512Vnni:
+            return QGEMMKernels(family: .avx512Vnni, mr: FRUGAL_QGEMM_VNNI_MR,
+                                nr: FRUGAL_QGEMM_VNNI_NR, kernel: frugal_qgemm_kernel_vnni)
+        case .avx512, .avx2:
+            return QGEMMKernels(family: .avx2, mr: FRUGAL_QGEMM_AVX2_MR,
+                                nr: FRUGAL_QGEMM_AVX2_NR, kernel: frugal_qgemm_kernel_avx2)
+        case .portable: break
+        }
+        #endif
+        return QGEMMKernels(family: .portable, mr: FRUGAL_QGEMM_PORTABLE_MR,
+                            nr: FRUGAL_QGEMM_PORTABLE_NR, kernel: frugal_qgemm_kernel_portable)
+    }
+
+    static func requantRow(for isa: KernelISA) -> RequantRow {
+        #if arch(x86_64)
+        switch isa {
+        case .avx512Vnni, .avx512: return frugal_requant_row_avx512
+        case .avx2: return frugal_requant_row_avx2
+        case .portable: break
+        }
+        #endif
+        return frugal_requant_row_portable
+    }
+}
+
+extension QGEMM {
+    /// Weights B (`k × n`, int8 or uint8) packed once for the int8 micro-kernels of one ISA.
+    ///
+    /// Layout: `ceil(n / NR)` panels of `NR` columns (zero-padded), each `ceil(k / 4)` k-quads
+    /// of `NR × 4` bytes: byte `(q · NR + j) · 4 + t` is `B[4q + t, j]` (k zero-padded), 64-byte
+    /// aligned. uint8 weights are stored shifted to int8 (`B − 128`, zero points too), which
+    /// leaves every `(B − zeroPoint)` unchanged. Column sums are kept for the zero-point terms.
+    ///
+    /// ```swift
+    /// let w = try QGEMM.PackedB(k: 256, n: 64, b: weights, ldb: 256, transB: true, zeroPoints: [0])
+    /// try QGEMM.gemm(m: 1, a: x, lda: 256, aZeroPoint: 128, b: w, c: y, ldc: 64, pool: pool)
+    /// ```
+    public final class PackedB: @unchecked Sendable {
+        /// Rows of B (the reduction length).
+        public let k: Int
+        /// Columns of B (the output channels).
+        public let n: Int
+        /// Kernel family the layout is for: `.avx512Vnni`, `.avx2` or `.portable`.
+        public let isa: KernelISA
+        /// Per-column zero points in the stored (int8) domain.
+        public let zeroPoints: [Int32]
+        /// Per-column sums of the stored (int8) weights.
+        public let columnSums: [Int32]
+        /// Whether some pair `(B[4q, j], B[4q+1, j])` or `(B[4q+2, j], B[4q+3, j])` could make
+        /// AVX2's saturating `vpmaddubsw` leave int16 with some uint8 activation (same signs
+        /// and `|b0 + b1| ≥ 129`). Then the AVX2 kernel uses its exact widening path.
+        public let pairsMaySaturate: Bool
+        let kernels: QGEMMKernels
+        let kq: Int
+        let panelBytes: Int
+        let data: UnsafeMutableRawPointer
+        /// The zero point shared by every column, if they are all equal.
+        let uniformZeroPoint: Int32?
+
+        /// Packs `B` (`k × n` at `b[p · ldb + j]`, or with `transB` `n × k` at `b[j · ldb + p]`).
+        /// `zeroPoints` has 1 entry (per tensor) or `n` (per column). `isa` (default: best) must
+        /// be supported by this CPU. `pool` spreads the packing over threads.
+        public init<W: QuantizedScalar>(
+            k: Int, n: Int, b: UnsafePointer<W>, ldb: Int, transB: Bool = false,
+            zeroPoints: [Int32] = [0], isa: KernelISA? = nil, pool: ThreadPool? = nil
+        ) throws(CoreError) {
+            guard k >= 0, n >= 0 else { throw .invalidShape("PackedB: k \(k), n \(n) must be >= 0") }
+            guard ldb >= (transB ? k : n), ldb > 0 || k == 0 || n == 0 else {
+                throw .invalidArgument("PackedB: ldb \(ldb) < \(transB ? "k" : "n") = \(transB ? k : n)")
+            }
+            guard zeroPoints.count == 1 || zeroPoints.count == n else {
+                throw .shapeMismatch("PackedB: \(zeroPoints.count) zero points for \(n) columns (need 1 or \(n))")
+            }
+            let range = Int32(W.min)...Int32(W.max)
+            guard zeroPoints.allSatisfy({ range.contains($0) }) else {
+                throw .invalidArgument("PackedB: a zero point is outside the \(W.dtype) range \(range)")
+            }
+            let want = isa ?? .best
+            guard want.isSupported else { throw .invalidArgument("PackedB: ISA \(want) is not supported by this CPU") }
+            let kern = QGEMMKernels.forISA(want)
+            let shift: Int32 = W.isSigned ? 0 : -128
+            self.k = k
+            self.n = n
+            self.isa = kern.family
+            kernels = kern
+            kq = (k + 3) / 4
+            panelBytes = max(kq, 1) * kern.nr * 4
+            let zs = zeroPoints.count == 1 ? [Int32](repeating: zeroPoints[0] + shift, count: n)
+                                           : zeroPoints.map { $0 + shift }
+            self.zeroPoints = zs
+            uniformZeroPoint = zs.allSatisfy({ $0 == zs.first }) ? (zs.first ?? 0) : nil
+            let panels = (n + kern.nr - 1) / kern.nr
+            data = .allocate(byteCount: max(1, panels * panelBytes), alignment: 64)
+            var sums = [Int32](repeating: 0, count: n)
+            var saturating = false
+            let dataPtr = data, nr = kern.nr, kqv = kq, pb = panelBytes, checkPairs = kern.family == .avx2
+            let flip: UInt32 = W.isSigned ? 0 : 0x8080_8080
+            let src = UnsafeRawPointer(b).assumingMemoryBound(to: UInt8.self)
+            sums.withUnsafeMutableBufferPointer { sb in
+                let sumsPtr = sb.baseAddress
+                var flags = [Bool](repeating: false, count: panels)
+                flags.withUnsafeMutableBufferPointer { fb in
+                    let flagPtr = fb.baseAddress!
+                    let body = { (p: Int) in
+                        let j0 = p * nr, width = min(nr, n - j0)
+                        let dst = (dataPtr + p * pb).assumingMemoryBound(to: UInt32.self)
+                        if width < nr || kqv * 4 != k || kqv == 0 { dst.initialize(repeating: 0, count: pb / 4) }
+                        if transB {
+                            QGEMMPacking.packColumns(src, ld: ldb, k: k, j0: j0, width: width, nr: nr, flip: flip, dst: dst)
+                        } else {
+                            QGEMMPacking.packRows(src, ld: ldb, k: k, j0: j0, width: width, nr: nr, flip: flip, dst: dst)
+                        }
+                        QGEMMPacking.columnSums(dst, kq: kqv, nr: nr, width: width, into: sumsPtr! + j0)
+                        if checkPairs { flagPtr[p] = QGEMMPacking.pairsMaySaturate(dst, words: kqv * nr) }
+                    }
+                    if let pool, panels > 1, k * n >= 1 << 16 { pool.parallelFor(panels, body) } else {
+                        for p in 0..<panels { body(p) }
+                    }
+                }
+                saturating = flags.contains(true)
+            }
+            columnSums = sums
+            pairsMaySaturate = saturating
+        }
+
+        deinit { data.deallocate() }
+    }
+}
+
+/// The packing loops (Swift, no ISA-specific code).
+enum QGEMMPacking {
+    /// B stored k-major (`src[p · ld + j]`): interleaves 4 rows into k-quads. `flip` (0 or
+    /// 0x80808080) turns uint8 into int8 (`x − 128`) or the other way round.
+    static func packRows(_ src: UnsafePointer<UInt8>, ld: Int, k: Int, j0: Int, width: Int, nr: Int,
+                         flip: UInt32, dst: UnsafeMutablePointer<UInt32>) {
+        let fullQuads = k / 4
+        for q in 0..<fullQuads {
+            let r0 = src + 4 * q * ld + j0, r1 = r0 + ld, r2 = r1 + ld, r3 = r2 + ld
+            let d = dst + q * nr
+            for j in 0..<width {
+                d[j] = (UInt32(r0[j]) | UInt32(r1[j]) << 8 | UInt32(r2[j]) << 16 | UInt32(r3[j]) << 24) ^ flip
+            }
+        }
+        if fullQuads * 4 < k {
+            let d = UnsafeMutableRawPointer(dst + fullQuads * nr).assumingMemoryBound(to: UInt8.self)
+            for t in 0..<(k - fullQuads * 4) {
+                let r = src + (fullQuads * 4 + t) * ld + j0
+                for j in 0..<width { d[j * 4 + t] = r[j] ^ UInt8(truncatingIfNeeded: flip) }
+            }
+        }
+    }
+
+    /// B stored n-major (`src[j · ld + p]`, e.g. convolution weights): copies 4-byte groups.
+    static func packColumns(_ src: UnsafePointer<UInt8>, ld: Int, k: Int, j0: Int, width: Int, nr: Int,
+                            flip: UInt32, dst: UnsafeMutablePointer<UInt32>) {
+        let fullQuads = k / 4
+        for j in 0..<width {
+            let s = UnsafeRawPointer(src + (j0 + j) * ld)
+            for q in 0..<fullQuads {
+                dst[q * nr + j] = s.loadUnaligned(fromByteOffset: 4 * q, as: UInt32.self) ^ flip
+            }
+            if fullQuads * 4 < k {
+                let d = UnsafeMutableRawPointer(dst + fullQuads * nr + j).assumingMemoryBound(to: UInt8.self)
+                for t in 0..<(k - fullQuads * 4) {
+                    d[t] = s.load(fromByteOffset: fullQuads * 4 + t, as: UInt8.self) ^ UInt8(truncatingIfNeeded: flip)
+                }
+            }
+        }
+    }
+
+    /// Sums of the signed bytes of each packed column.
+    static func columnSums(_ panel: UnsafePointer<UInt32>, kq: Int, nr: Int, width: Int,
+                           into sums: UnsafeMutablePointer<Int32>) {
+        for j in 0..<width {
+            var s: Int32 = 0
+            for q in 0..<kq {
+                let w = panel[q * nr + j]
+                s &+= Int32(Int8(truncatingIfNeeded: w)) &+ Int32(Int8(truncatingIfNeeded: w >> 8))
+                    &+ Int32(Int8(truncatingIfNeeded: w >> 16)) &+ Int32(Int8(truncatingIfNeeded: w >> 24))
+            }
+            sums[j] = s
+        }
+    }
+
+    /// Whether a byte pair (0,1) or (2,3) of some packed word can saturate vpmaddubsw:
+    /// a0·b0 + a1·b1 with a in 0...255 leaves int16 iff b0, b1 share a sign and
+    /// |b0 + b1| ≥ 129 (255 · 128 = 32640 fits, 255 · 129 = 32895 does not).
+    static func pairsMaySaturate(_ words: UnsafePointer<UInt32>, words count: Int) -> Bool {
+        @inline(__always) func pair(_ w: UInt32) -> Bool {
+            let b0 = Int32(Int8(truncatingIfNeeded: w)), b1 = Int32(Int8(truncatingIfNeeded: w >> 8))
+            return max(b0, 0) + max(b1, 0) >= 129 || min(b0, 0) + min(b1, 0) <= -129
+        }
+        var bad = false
+        for i in 0..<count {
+            let w = words[i]
+            bad = bad || pair(w) || pair(w >> 16)
+        }
+        return bad
+    }
+
+    /// Packs rows `i0 ..< i0 + rows` of A into micro-panels of `mr` rows (the last may be
+    /// shorter): the panel at row offset `r` starts at word `r · kq` and holds
+    /// `kq` quads of `rowsInPanel` words. Returns nothing; fills `rowSums` when given.
+    static func packA(_ a: UnsafePointer<UInt8>, lda: Int, transA: Bool, k: Int, kq: Int,
+                      i0: Int, rows: Int, mr: Int, flip: UInt32,
+                      dst: UnsafeMutablePointer<UInt32>, rowSums: UnsafeMutablePointer<Int32>?) {
+        let fb = UInt8(truncatingIfNeeded: flip)
+        let fullQuads = k / 4
+        var r0 = 0
+        while r0 < rows {
+            let pr = min(mr, rows - r0)
+            let d = dst + r0 * kq
+            if fullQuads < kq { for r in 0..<pr { d[fullQuads * pr + r] = 0 } }
+            if !transA {
+                for r in 0..<pr {
+                    let s = UnsafeRawPointer(a + (i0 + r0 + r) * lda)
+                    for q in 0..<fullQuads {
+                        d[q * pr + r] = s.loadUnaligned(fromByteOffset: 4 * q, as: UInt32.self) ^ flip
+                    }
+                    if fullQuads < kq {
+                        let db = UnsafeMutableRawPointer(d + fullQuads * pr + r).assumingMemoryBound(to: UInt8.self)
+                        for t in 0..<(k - fullQuads * 4) { db[t] = s.load(fromByteOffset: fullQuads * 4 + t, as: UInt8.self) ^ fb }
+                    }
+                    if let rowSums {
+                        let sb = s.assumingMemoryBound(to: UInt8.self)
+                        var sum: UInt32 = 0
+                        for p in 0..<k { sum &+= UInt32(sb[p] ^ fb) }
+                        rowSums[r0 + r] = Int32(bitPattern: sum)
+                    }
+                }
+            } else {
+                let db = UnsafeMutableRawPointer(d).assumingMemoryBound(to: UInt8.self)
+                if let rowSums { for r in 0..<pr { rowSums[r0 + r] = 0 } }
+                for p in 0..<k {
+                    let s = a + p * lda + i0 + r0
+                    let q = p >> 2, t = p & 3
+                    for r in 0..<pr {
+                        let v = s[r] ^ fb
+                        db[(q * pr + r) * 4 + t] = v
+                        rowSums?[r0 + r] &+= Int32(v)
+                    }
+                }
+            }
+            r0 += pr
+        }
+    }
+}
