@@ -125,11 +125,12 @@ extension QGEMM {
                         let dst = (dataPtr + p * pb).assumingMemoryBound(to: UInt32.self)
                         if width < nr || kqv * 4 != k || kqv == 0 { dst.initialize(repeating: 0, count: pb / 4) }
                         if transB {
-                            QGEMMPacking.packColumns(src, ld: ldb, k: k, j0: j0, width: width, nr: nr, flip: flip, dst: dst)
+                            QGEMMPacking.packColumns(src, ld: ldb, k: k, j0: j0, width: width, nr: nr, flip: flip,
+                                                     dst: dst, sums: sumsPtr! + j0)
                         } else {
-                            QGEMMPacking.packRows(src, ld: ldb, k: k, j0: j0, width: width, nr: nr, flip: flip, dst: dst)
+                            QGEMMPacking.packRows(src, ld: ldb, k: k, j0: j0, width: width, nr: nr, flip: flip,
+                                                  dst: dst, sums: sumsPtr! + j0)
                         }
-                        QGEMMPacking.columnSums(dst, kq: kqv, nr: nr, width: width, into: sumsPtr! + j0)
                         if checkPairs { flagPtr[p] = QGEMMPacking.pairsMaySaturate(dst, words: kqv * nr) }
                     }
                     if let pool, panels > 1, k * n >= 1 << 16 { pool.parallelFor(panels, body) } else {
@@ -148,56 +149,56 @@ extension QGEMM {
 
 /// The packing loops (Swift, no ISA-specific code).
 enum QGEMMPacking {
-    /// B stored k-major (`src[p · ld + j]`): interleaves 4 rows into k-quads. `flip` (0 or
-    /// 0x80808080) turns uint8 into int8 (`x − 128`) or the other way round.
+    /// B stored k-major (`src[p · ld + j]`): interleaves 4 rows into k-quads and sums the
+    /// columns. `flip` (0 or 0x80808080) turns uint8 into int8 (`x − 128`).
     static func packRows(_ src: UnsafePointer<UInt8>, ld: Int, k: Int, j0: Int, width: Int, nr: Int,
-                         flip: UInt32, dst: UnsafeMutablePointer<UInt32>) {
+                         flip: UInt32, dst: UnsafeMutablePointer<UInt32>, sums: UnsafeMutablePointer<Int32>) {
         let fullQuads = k / 4
+        let fb = UInt8(truncatingIfNeeded: flip)
+        for j in 0..<width { sums[j] = 0 }
         for q in 0..<fullQuads {
-            let r0 = src + 4 * q * ld + j0, r1 = r0 + ld, r2 = r1 + ld, r3 = r2 + ld
-            let d = dst + q * nr
+            let r0 = src + (4 &* q &* ld &+ j0), r1 = r0 + ld, r2 = r1 + ld, r3 = r2 + ld
+            let d = dst + q &* nr
             for j in 0..<width {
-                d[j] = (UInt32(r0[j]) | UInt32(r1[j]) << 8 | UInt32(r2[j]) << 16 | UInt32(r3[j]) << 24) ^ flip
+                let b0 = r0[j] ^ fb, b1 = r1[j] ^ fb, b2 = r2[j] ^ fb, b3 = r3[j] ^ fb
+                d[j] = UInt32(b0) | UInt32(b1) << 8 | UInt32(b2) << 16 | UInt32(b3) << 24
+                sums[j] &+= Int32(Int8(bitPattern: b0)) &+ Int32(Int8(bitPattern: b1))
+                    &+ Int32(Int8(bitPattern: b2)) &+ Int32(Int8(bitPattern: b3))
             }
         }
         if fullQuads * 4 < k {
             let d = UnsafeMutableRawPointer(dst + fullQuads * nr).assumingMemoryBound(to: UInt8.self)
             for t in 0..<(k - fullQuads * 4) {
                 let r = src + (fullQuads * 4 + t) * ld + j0
-                for j in 0..<width { d[j * 4 + t] = r[j] ^ UInt8(truncatingIfNeeded: flip) }
-            }
-        }
-    }
-
-    /// B stored n-major (`src[j · ld + p]`, e.g. convolution weights): copies 4-byte groups.
-    static func packColumns(_ src: UnsafePointer<UInt8>, ld: Int, k: Int, j0: Int, width: Int, nr: Int,
-                            flip: UInt32, dst: UnsafeMutablePointer<UInt32>) {
-        let fullQuads = k / 4
-        for j in 0..<width {
-            let s = UnsafeRawPointer(src + (j0 + j) * ld)
-            for q in 0..<fullQuads {
-                dst[q * nr + j] = s.loadUnaligned(fromByteOffset: 4 * q, as: UInt32.self) ^ flip
-            }
-            if fullQuads * 4 < k {
-                let d = UnsafeMutableRawPointer(dst + fullQuads * nr + j).assumingMemoryBound(to: UInt8.self)
-                for t in 0..<(k - fullQuads * 4) {
-                    d[t] = s.load(fromByteOffset: fullQuads * 4 + t, as: UInt8.self) ^ UInt8(truncatingIfNeeded: flip)
+                for j in 0..<width {
+                    d[j * 4 + t] = r[j] ^ fb
+                    sums[j] &+= Int32(Int8(bitPattern: r[j] ^ fb))
                 }
             }
         }
     }
 
-    /// Sums of the signed bytes of each packed column.
-    static func columnSums(_ panel: UnsafePointer<UInt32>, kq: Int, nr: Int, width: Int,
-                           into sums: UnsafeMutablePointer<Int32>) {
+    /// B stored n-major (`src[j · ld + p]`, e.g. convolution weights): copies 4-byte groups
+    /// and sums the columns.
+    static func packColumns(_ src: UnsafePointer<UInt8>, ld: Int, k: Int, j0: Int, width: Int, nr: Int,
+                            flip: UInt32, dst: UnsafeMutablePointer<UInt32>, sums: UnsafeMutablePointer<Int32>) {
+        let fullQuads = k / 4
+        let fb = UInt8(truncatingIfNeeded: flip)
         for j in 0..<width {
-            var s: Int32 = 0
-            for q in 0..<kq {
-                let w = panel[q * nr + j]
-                s &+= Int32(Int8(truncatingIfNeeded: w)) &+ Int32(Int8(truncatingIfNeeded: w >> 8))
-                    &+ Int32(Int8(truncatingIfNeeded: w >> 16)) &+ Int32(Int8(truncatingIfNeeded: w >> 24))
+            let s = UnsafeRawPointer(src + (j0 + j) * ld)
+            for q in 0..<fullQuads {
+                dst[q &* nr &+ j] = s.loadUnaligned(fromByteOffset: 4 &* q, as: UInt32.self) ^ flip
             }
-            sums[j] = s
+            if fullQuads * 4 < k {
+                let d = UnsafeMutableRawPointer(dst + fullQuads * nr + j).assumingMemoryBound(to: UInt8.self)
+                for t in 0..<(k - fullQuads * 4) {
+                    d[t] = s.load(fromByteOffset: fullQuads * 4 + t, as: UInt8.self) ^ fb
+                }
+            }
+            let bytes = s.assumingMemoryBound(to: UInt8.self)
+            var sum: Int32 = 0
+            for p in 0..<k { sum &+= Int32(Int8(bitPattern: bytes[p] ^ fb)) }
+            sums[j] = sum
         }
     }
 
@@ -233,8 +234,10 @@ enum QGEMMPacking {
             if !transA {
                 for r in 0..<pr {
                     let s = UnsafeRawPointer(a + (i0 + r0 + r) * lda)
+                    var dq = d + r
                     for q in 0..<fullQuads {
-                        d[q * pr + r] = s.loadUnaligned(fromByteOffset: 4 * q, as: UInt32.self) ^ flip
+                        dq.pointee = s.loadUnaligned(fromByteOffset: 4 &* q, as: UInt32.self) ^ flip
+                        dq += pr
                     }
                     if fullQuads < kq {
                         let db = UnsafeMutableRawPointer(d + fullQuads * pr + r).assumingMemoryBound(to: UInt8.self)
