@@ -51,7 +51,11 @@ typedef struct frugal_requant_params {
     const int32_t *multiplier;  // n entries if per_channel, else 1
     const int32_t *lshift;      // same count as multiplier
     const int32_t *rshift;      // same count as multiplier
+    const int32_t *rmask;       // (1 << rshift) - 1, same count (precomputed for the vector rows)
+    // With per_channel, multiplier[count] must be readable (one padding entry): the AVX-512
+    // row loads multiplier + j + 1 to get the odd lanes' multipliers in even lanes.
     int32_t per_channel;        // 1: arrays above indexed by column; 0: entry 0 for all
+    int32_t any_lshift;         // 0: every lshift entry is 0 (lets kernels skip that step)
     int32_t zero_point, qmin, qmax;
     int32_t out_signed;         // 1: int8 output, 0: uint8 output
 } frugal_requant_params;

@@ -162,6 +162,7 @@ struct QGEMMDriver {
                     params.multiplier += col0
                     params.lshift += col0
                     params.rshift += col0
+                    params.rmask += col0
                 }
                 for r in 0..<rows {
                     let s = rowSums.map { $0[r] } ?? 0

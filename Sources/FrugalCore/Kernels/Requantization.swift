@@ -176,6 +176,7 @@ public struct Requantizer: Sendable {
                     p.multiplier = UnsafePointer(tables.multiplier + c)
                     p.lshift = UnsafePointer(tables.lshift + c)
                     p.rshift = UnsafePointer(tables.rshift + c)
+                    p.rmask = UnsafePointer(tables.rmask + c)
                     p.per_channel = 0
                 }
                 row(src + i * ldSrc, columns, rowOffset, 0, &p, dst + i * ldDst)
@@ -207,7 +208,8 @@ public struct Requantizer: Sendable {
         return frugal_requant_params(
             col_offset: nil, col_zero: nil,
             multiplier: UnsafePointer(tables.multiplier), lshift: UnsafePointer(tables.lshift),
-            rshift: UnsafePointer(tables.rshift), per_channel: multipliers.count > 1 ? 1 : 0,
+            rshift: UnsafePointer(tables.rshift), rmask: UnsafePointer(tables.rmask),
+            per_channel: tables.uniform ? 0 : 1, any_lshift: tables.anyLeftShift ? 1 : 0,
             zero_point: outputZeroPoint, qmin: r.lowerBound, qmax: r.upperBound,
             out_signed: Out.isSigned ? 1 : 0)
     }
@@ -216,23 +218,29 @@ public struct Requantizer: Sendable {
 /// The multiplier tables in the layout the C rows read; immutable after init.
 final class RequantTables: @unchecked Sendable {
     let count: Int
-    let multiplier, lshift, rshift: UnsafeMutablePointer<Int32>
+    /// All channels share one multiplier (the rows then treat it as per tensor).
+    let uniform: Bool
+    let anyLeftShift: Bool
+    private let storage: UnsafeMutablePointer<Int32>
+    /// `count + 1` entries (the last is padding, see frugal_requant_params).
+    var multiplier: UnsafeMutablePointer<Int32> { storage }
+    var lshift: UnsafeMutablePointer<Int32> { storage + count + 1 }
+    var rshift: UnsafeMutablePointer<Int32> { storage + 2 * count + 1 }
+    var rmask: UnsafeMutablePointer<Int32> { storage + 3 * count + 1 }
 
     init(_ ms: [QuantizedMultiplier]) {
         count = ms.count
-        multiplier = .allocate(capacity: count)
-        lshift = .allocate(capacity: count)
-        rshift = .allocate(capacity: count)
+        uniform = ms.allSatisfy { $0 == ms[0] }
+        anyLeftShift = ms.contains { $0.exponent > 0 }
+        storage = .allocate(capacity: 4 * count + 1)
+        storage.initialize(repeating: 0, count: 4 * count + 1)
         for (i, m) in ms.enumerated() {
-            multiplier[i] = m.multiplier
-            lshift[i] = m.leftShift
-            rshift[i] = m.rightShift
+            storage[i] = m.multiplier
+            storage[count + 1 + i] = m.leftShift
+            storage[2 * count + 1 + i] = m.rightShift
+            storage[3 * count + 1 + i] = Int32(truncatingIfNeeded: (Int64(1) << Int64(m.rightShift)) - 1)
         }
     }
 
-    deinit {
-        multiplier.deallocate()
-        lshift.deallocate()
-        rshift.deallocate()
-    }
+    deinit { storage.deallocate() }
 }
