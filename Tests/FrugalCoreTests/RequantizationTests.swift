@@ -173,4 +173,30 @@ import Testing
             }
         }
     }
+
+    /// NCHW convolution as W · im2col: int8 weights as A, uint8 activations as the packed B,
+    /// channels along the rows of C.
+    @Test(arguments: qgemmISAs)
+    func fusedGEMMChannelsAlongRows(isa: KernelISA) throws {
+        var rng = QRandom(seed: 14)
+        for (m, n, k) in [(16, 49, 72), (37, 200, 9), (1, 30, 64)] {
+            for pool in QGEMMTests.pools {
+                let p = QProblem<Int8, UInt8>(m: m, n: n, k: k, aZero: 0, bZeros: [Int32(rng.int(0...255))], rng: &rng)
+                let ref = p.reference()
+                let perRow = m > 1
+                let scales = (0..<(perRow ? m : 1)).map { _ in Float(rng.int(1...100)) * 1e-4 }
+                let bias = (0..<(perRow ? m : 1)).map { _ in Int32(rng.int(-5000...5000)) }
+                let rq = try Requantizer(inputScale: 0.02, weightScales: scales, outputScale: 0.05, bias: bias,
+                                         outputZeroPoint: Int32(rng.int(-128...127)))
+                let packed = try p.packed(isa: isa)
+                var out = [Int8](repeating: 0, count: m * n)
+                try p.a.withUnsafeBufferPointer { ab in
+                    try QGEMM.gemm(m: m, a: ab.baseAddress!, lda: p.lda, aZeroPoint: p.aZero, b: packed,
+                                   requantizer: rq, channelAxis: .rows, c: &out, ldc: n, pool: pool)
+                }
+                let want = (0..<(m * n)).map { rq.requantize(ref[$0], channel: $0 / n, as: Int8.self) }
+                #expect(out == want, "\(isa) m\(m) n\(n) k\(k) threads \(pool.threadCount)")
+            }
+        }
+    }
 }

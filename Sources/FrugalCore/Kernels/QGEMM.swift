@@ -27,7 +27,7 @@ public enum QGEMM {
     ) throws(CoreError) {
         let driver = try makeDriver(m: m, a: a, lda: lda, transA: transA, aZeroPoint: aZeroPoint, b: b)
         guard ldc >= b.n, ldc > 0 || m == 0 || b.n == 0 else { throw .invalidArgument("QGEMM: ldc \(ldc) < n \(b.n)") }
-        try withColumnOffsets(driver, bias: nil) { co, rowBias in
+        withColumnOffsets(driver, bias: nil) { co, rowBias in
             driver.run(output: .int32(c, ldc: ldc), colOffset: co, rowBias: rowBias, pool: pool)
         }
     }
@@ -46,20 +46,36 @@ public enum QGEMM {
     }
 
     /// GEMM and requantization in one pass (QLinearMatMul, QLinearConv): each int32 block is
-    /// requantized by `requantizer` (channel = column) while it is in cache, and only the
-    /// int8/uint8 result is written, row stride `ldc`.
+    /// requantized by `requantizer` while it is in cache, and only the int8/uint8 result is
+    /// written, row stride `ldc`. Channels are the columns of C (`[m, n]`, NHWC convolution as
+    /// im2col · W, MatMul), or with `channelAxis: .rows` its rows (NCHW convolution as W · im2col,
+    /// W being the int8 or uint8 `A` and the activations the `PackedB`).
     public static func gemm<A: QuantizedScalar, Out: QuantizedScalar>(
         m: Int, a: UnsafePointer<A>, lda: Int, transA: Bool = false, aZeroPoint: Int32,
-        b: PackedB, requantizer: Requantizer, c: UnsafeMutablePointer<Out>, ldc: Int, pool: ThreadPool
+        b: PackedB, requantizer: Requantizer, channelAxis: ChannelAxis = .columns,
+        c: UnsafeMutablePointer<Out>, ldc: Int, pool: ThreadPool
     ) throws(CoreError) {
         let driver = try makeDriver(m: m, a: a, lda: lda, transA: transA, aZeroPoint: aZeroPoint, b: b)
         guard ldc >= b.n, ldc > 0 || m == 0 || b.n == 0 else { throw .invalidArgument("QGEMM: ldc \(ldc) < n \(b.n)") }
-        try requantizer.validate(channels: b.n, output: Out.self)
-        let params = requantizer.parameters(output: Out.self)
+        try requantizer.validate(channels: channelAxis == .columns ? b.n : m, output: Out.self)
+        var params = requantizer.parameters(output: Out.self)
         let row = QGEMMKernels.requantRow(for: b.isa)
-        try withColumnOffsets(driver, bias: requantizer.bias) { co, rowBias in
-            driver.run(output: .quantized(UnsafeMutableRawPointer(c), ldc: ldc, params: params, row: row),
-                       colOffset: co, rowBias: rowBias, pool: pool)
+        let biasTable = requantizer.bias ?? []
+        biasTable.withUnsafeBufferPointer { bias in
+            var rowChannels: QGEMMDriver.RowChannels? = nil
+            if channelAxis == .rows {
+                let t = requantizer.tables
+                params.per_channel = 0
+                rowChannels = QGEMMDriver.RowChannels(
+                    multiplier: UnsafePointer(t.multiplier), lshift: UnsafePointer(t.lshift),
+                    rshift: UnsafePointer(t.rshift), rmask: UnsafePointer(t.rmask), perRow: t.count > 1,
+                    bias: bias.count > 0 ? bias.baseAddress : nil, biasPerRow: bias.count > 1)
+            }
+            withColumnOffsets(driver, bias: channelAxis == .columns ? requantizer.bias : nil) { co, rowBias in
+                driver.run(output: .quantized(UnsafeMutableRawPointer(c), ldc: ldc, params: params, row: row,
+                                              rowChannels: rowChannels),
+                           colOffset: co, rowBias: rowBias, pool: pool)
+            }
         }
         withExtendedLifetime(requantizer) {}
     }
@@ -83,7 +99,7 @@ public enum QGEMM {
     /// passed on as the row bias.
     static func withColumnOffsets(
         _ d: QGEMMDriver, bias: [Int32]?, _ body: (UnsafePointer<Int32>, Int32) -> Void
-    ) throws(CoreError) {
+    ) {
         let n = d.b.n, az = d.aZero, kk = Int32(truncatingIfNeeded: d.b.k)
         let perColumnBias = bias.flatMap { $0.count == n && n != 1 ? $0 : nil }
         let rowBias = bias.flatMap { $0.count == 1 ? $0[0] : nil } ?? 0

@@ -13,7 +13,18 @@ import CFrugalKernels
 struct QGEMMDriver {
     enum Output {
         case int32(UnsafeMutablePointer<Int32>, ldc: Int)
-        case quantized(UnsafeMutableRawPointer, ldc: Int, params: frugal_requant_params, row: QGEMMKernels.RequantRow)
+        case quantized(UnsafeMutableRawPointer, ldc: Int, params: frugal_requant_params, row: QGEMMKernels.RequantRow,
+                       rowChannels: RowChannels?)
+    }
+
+    /// Requantization with channels along the rows of C (NCHW convolution as W · im2col).
+    struct RowChannels {
+        /// Multiplier tables (`RequantTables`); entry i is row i's, or entry 0 for all rows.
+        let multiplier, lshift, rshift, rmask: UnsafePointer<Int32>
+        let perRow: Bool
+        /// Row i's bias (entry i), one bias for all (entry 0), or none.
+        let bias: UnsafePointer<Int32>?
+        let biasPerRow: Bool
     }
 
     let m: Int
@@ -154,7 +165,7 @@ struct QGEMMDriver {
                     for j in 0..<cols { row[j] = row[j] &+ co[j] &+ ro }
                 }
             }
-        case .quantized(let dst, let ldc, var params, let requantRow):
+        case .quantized(let dst, let ldc, var params, let requantRow, let rowChannels):
             b.zeroPoints.withUnsafeBufferPointer { zb in
                 params.col_offset = co
                 if rowSums != nil && uniformZero == nil { params.col_zero = zb.baseAddress! + col0 }
@@ -166,7 +177,15 @@ struct QGEMMDriver {
                 }
                 for r in 0..<rows {
                     let s = rowSums.map { $0[r] } ?? 0
-                    let ro = uniformZero != nil ? rowBias &- s &* uniformZero! : rowBias
+                    var ro = uniformZero != nil ? rowBias &- s &* uniformZero! : rowBias
+                    if let rc = rowChannels {
+                        let i = row0 + r, c = rc.perRow ? i : 0
+                        params.multiplier = rc.multiplier + c
+                        params.lshift = rc.lshift + c
+                        params.rshift = rc.rshift + c
+                        params.rmask = rc.rmask + c
+                        if let bias = rc.bias { ro = ro &+ bias[rc.biasPerRow ? i : 0] }
+                    }
                     requantRow(target + r * ld, cols, ro, s, &params, dst + (row0 + r) * ldc + col0)
                 }
             }

@@ -120,22 +120,29 @@ extension QGEMM {
                 var flags = [Bool](repeating: false, count: panels)
                 flags.withUnsafeMutableBufferPointer { fb in
                     let flagPtr = fb.baseAddress!
-                    let body = { (p: Int) in
-                        let j0 = p * nr, width = min(nr, n - j0)
-                        let dst = (dataPtr + p * pb).assumingMemoryBound(to: UInt32.self)
-                        if width < nr || kqv * 4 != k || kqv == 0 { dst.initialize(repeating: 0, count: pb / 4) }
-                        if transB {
-                            QGEMMPacking.packColumns(src, ld: ldb, k: k, j0: j0, width: width, nr: nr, flip: flip,
-                                                     dst: dst, sums: sumsPtr! + j0)
-                        } else {
-                            QGEMMPacking.packRows(src, ld: ldb, k: k, j0: j0, width: width, nr: nr, flip: flip,
-                                                  dst: dst, sums: sumsPtr! + j0)
+                    // Panels are zeroed where padding is needed, then packed in contiguous groups
+                    // (one per thread): k-major B is read row by row across a whole group.
+                    let groups = (pool.map { panels > 1 && k * n >= 1 << 16 ? min($0.threadCount, panels) : 1 }) ?? 1
+                    let body = { (g: Int) in
+                        let p0 = panels * g / groups, p1 = panels * (g + 1) / groups
+                        for p in p0..<p1 where p * nr + nr > n || kqv * 4 != k || kqv == 0 {
+                            (dataPtr + p * pb).initializeMemory(as: UInt8.self, repeating: 0, count: pb)
                         }
-                        if checkPairs { flagPtr[p] = QGEMMPacking.pairsMaySaturate(dst, words: kqv * nr) }
+                        let dst = dataPtr.assumingMemoryBound(to: UInt32.self)
+                        if transB {
+                            for p in p0..<p1 {
+                                QGEMMPacking.packColumns(src, ld: ldb, k: k, j0: p * nr, width: min(nr, n - p * nr), nr: nr,
+                                                         flip: flip, dst: dst + p * (pb / 4), sums: sumsPtr! + p * nr)
+                            }
+                        } else {
+                            QGEMMPacking.packRows(src, ld: ldb, k: k, n: n, panels: p0..<p1, nr: nr, panelWords: pb / 4,
+                                                  flip: flip, dst: dst, sums: sumsPtr!)
+                        }
+                        if checkPairs {
+                            for p in p0..<p1 { flagPtr[p] = QGEMMPacking.pairsMaySaturate(dst + p * (pb / 4), words: kqv * nr) }
+                        }
                     }
-                    if let pool, panels > 1, k * n >= 1 << 16 { pool.parallelFor(panels, body) } else {
-                        for p in 0..<panels { body(p) }
-                    }
+                    if let pool, groups > 1 { pool.parallelFor(groups, body) } else { body(0) }
                 }
                 saturating = flags.contains(true)
             }
@@ -150,29 +157,40 @@ extension QGEMM {
 /// The packing loops (Swift, no ISA-specific code).
 enum QGEMMPacking {
     /// B stored k-major (`src[p · ld + j]`): interleaves 4 rows into k-quads and sums the
-    /// columns. `flip` (0 or 0x80808080) turns uint8 into int8 (`x − 128`).
-    static func packRows(_ src: UnsafePointer<UInt8>, ld: Int, k: Int, j0: Int, width: Int, nr: Int,
-                         flip: UInt32, dst: UnsafeMutablePointer<UInt32>, sums: UnsafeMutablePointer<Int32>) {
+    /// columns, for a range of panels (`dst` and `sums` are the bases of the whole matrix).
+    /// `flip` (0 or 0x80808080) turns uint8 into int8 (`x − 128`).
+    static func packRows(_ src: UnsafePointer<UInt8>, ld: Int, k: Int, n: Int, panels: Range<Int>, nr: Int,
+                         panelWords: Int, flip: UInt32, dst: UnsafeMutablePointer<UInt32>,
+                         sums: UnsafeMutablePointer<Int32>) {
         let fullQuads = k / 4
         let fb = UInt8(truncatingIfNeeded: flip)
-        for j in 0..<width { sums[j] = 0 }
+        let c0 = panels.lowerBound * nr, c1 = min(n, panels.upperBound * nr)
+        for j in c0..<c1 { sums[j] = 0 }
         for q in 0..<fullQuads {
-            let r0 = src + (4 &* q &* ld &+ j0), r1 = r0 + ld, r2 = r1 + ld, r3 = r2 + ld
-            let d = dst + q &* nr
-            for j in 0..<width {
-                let b0 = r0[j] ^ fb, b1 = r1[j] ^ fb, b2 = r2[j] ^ fb, b3 = r3[j] ^ fb
-                d[j] = UInt32(b0) | UInt32(b1) << 8 | UInt32(b2) << 16 | UInt32(b3) << 24
-                sums[j] &+= Int32(Int8(bitPattern: b0)) &+ Int32(Int8(bitPattern: b1))
-                    &+ Int32(Int8(bitPattern: b2)) &+ Int32(Int8(bitPattern: b3))
+            let r0 = src + 4 &* q &* ld, r1 = r0 + ld, r2 = r1 + ld, r3 = r2 + ld
+            for p in panels {
+                let jb = p &* nr, width = min(nr, n &- jb)
+                let d = dst + (p &* panelWords &+ q &* nr)
+                let s = sums + jb
+                let a0 = r0 + jb, a1 = r1 + jb, a2 = r2 + jb, a3 = r3 + jb
+                for j in 0..<width {
+                    let b0 = a0[j] ^ fb, b1 = a1[j] ^ fb, b2 = a2[j] ^ fb, b3 = a3[j] ^ fb
+                    d[j] = UInt32(b0) | UInt32(b1) << 8 | UInt32(b2) << 16 | UInt32(b3) << 24
+                    s[j] &+= Int32(Int8(bitPattern: b0)) &+ Int32(Int8(bitPattern: b1))
+                        &+ Int32(Int8(bitPattern: b2)) &+ Int32(Int8(bitPattern: b3))
+                }
             }
         }
         if fullQuads * 4 < k {
-            let d = UnsafeMutableRawPointer(dst + fullQuads * nr).assumingMemoryBound(to: UInt8.self)
             for t in 0..<(k - fullQuads * 4) {
-                let r = src + (fullQuads * 4 + t) * ld + j0
-                for j in 0..<width {
-                    d[j * 4 + t] = r[j] ^ fb
-                    sums[j] &+= Int32(Int8(bitPattern: r[j] ^ fb))
+                let r = src + (fullQuads * 4 + t) * ld
+                for p in panels {
+                    let jb = p * nr, width = min(nr, n - jb)
+                    let d = UnsafeMutableRawPointer(dst + p * panelWords + fullQuads * nr).assumingMemoryBound(to: UInt8.self)
+                    for j in 0..<width {
+                        d[j * 4 + t] = r[jb + j] ^ fb
+                        sums[jb + j] &+= Int32(Int8(bitPattern: r[jb + j] ^ fb))
+                    }
                 }
             }
         }
