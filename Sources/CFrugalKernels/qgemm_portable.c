@@ -4,30 +4,52 @@
 
 enum { MR = FRUGAL_QGEMM_PORTABLE_MR, NR = FRUGAL_QGEMM_PORTABLE_NR };
 
-void frugal_qgemm_kernel_portable(size_t mr, size_t nr, size_t kq, const uint8_t *a,
-                                  const int8_t *b, int32_t *c, size_t ldc, uint32_t flags) {
+// Written for auto-vectorisation: a uint8 x int8 product fits in int16 (-32640...32385), so
+// per k-quad the B bytes are split into four int16 rows and every row of the tile does
+// 16-bit multiplies (pmullw, NEON smull) widened into 32-bit accumulators.
+static inline __attribute__((always_inline)) void portable_tile(
+    const int ROWS, size_t kq, const uint8_t *a, const int8_t *b, int32_t *c, size_t ldc,
+    size_t nr, uint32_t flags) {
     // Unsigned accumulators: int32 wrap-around without undefined behaviour.
     uint32_t acc[MR][NR];
     memset(acc, 0, sizeof acc);
     for (size_t q = 0; q < kq; q++) {
-        const uint8_t *aq = a + q * mr * 4;
         const int8_t *bq = b + q * NR * 4;
-        for (size_t i = 0; i < mr; i++) {
-            int32_t a0 = aq[4 * i], a1 = aq[4 * i + 1], a2 = aq[4 * i + 2], a3 = aq[4 * i + 3];
+        int16_t b0[NR], b1[NR], b2[NR], b3[NR];
+        for (size_t j = 0; j < NR; j++) {
+            b0[j] = bq[4 * j];
+            b1[j] = bq[4 * j + 1];
+            b2[j] = bq[4 * j + 2];
+            b3[j] = bq[4 * j + 3];
+        }
+        for (int i = 0; i < ROWS; i++) {
+            const int16_t a0 = a[4 * i], a1 = a[4 * i + 1], a2 = a[4 * i + 2], a3 = a[4 * i + 3];
             for (size_t j = 0; j < NR; j++) {
-                int32_t s = a0 * bq[4 * j] + a1 * bq[4 * j + 1] + a2 * bq[4 * j + 2] +
-                            a3 * bq[4 * j + 3];
+                int32_t s = (int32_t)(int16_t)(a0 * b0[j]) + (int32_t)(int16_t)(a1 * b1[j]) +
+                            (int32_t)(int16_t)(a2 * b2[j]) + (int32_t)(int16_t)(a3 * b3[j]);
                 acc[i][j] += (uint32_t)s;
             }
         }
+        a += 4 * ROWS;
     }
-    for (size_t i = 0; i < mr; i++) {
-        int32_t *ci = c + i * ldc;
+    for (int i = 0; i < ROWS; i++) {
+        int32_t *ci = c + (size_t)i * ldc;
         for (size_t j = 0; j < nr; j++) {
             uint32_t v = acc[i][j];
             if (flags & FRUGAL_QGEMM_ACCUMULATE) v += (uint32_t)ci[j];
             ci[j] = (int32_t)v;
         }
+    }
+}
+
+void frugal_qgemm_kernel_portable(size_t mr, size_t nr, size_t kq, const uint8_t *a,
+                                  const int8_t *b, int32_t *c, size_t ldc, uint32_t flags) {
+    switch (mr) {
+    case 4: portable_tile(4, kq, a, b, c, ldc, nr, flags); break;
+    case 3: portable_tile(3, kq, a, b, c, ldc, nr, flags); break;
+    case 2: portable_tile(2, kq, a, b, c, ldc, nr, flags); break;
+    case 1: portable_tile(1, kq, a, b, c, ldc, nr, flags); break;
+    default: break;
     }
 }
 
