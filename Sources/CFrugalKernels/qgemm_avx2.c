@@ -24,9 +24,9 @@ INLINE AVX2 __m256i bcast4(const uint8_t *p) {
     return _mm256_set1_epi32(w);
 }
 
-INLINE AVX2 void avx2_tile(const int ROWS, const int WIDEN, size_t kq, const uint8_t *a,
-                           const int8_t *b, int32_t *c, size_t ldc, size_t nr,
-                           uint32_t flags) {
+INLINE AVX2 void avx2_tile(const int ROWS, const int WIDEN, const int DIRECT, size_t kq,
+                           const uint8_t *a, size_t lda, const int8_t *b, int32_t *c,
+                           size_t ldc, size_t nr, uint32_t flags) {
     __m256i acc0[MR], acc1[MR];
     UNROLL
     for (int r = 0; r < ROWS; r++) {
@@ -40,11 +40,11 @@ INLINE AVX2 void avx2_tile(const int ROWS, const int WIDEN, size_t kq, const uin
             __m256i b1 = _mm256_load_si256((const __m256i *)(b + 32));
             UNROLL
             for (int r = 0; r < ROWS; r++) {
-                __m256i av = bcast4(a + 4 * r);
+                __m256i av = bcast4(DIRECT ? a + (size_t)r * lda : a + 4 * r);
                 acc0[r] = _mm256_add_epi32(acc0[r], _mm256_madd_epi16(_mm256_maddubs_epi16(av, b0), ones));
                 acc1[r] = _mm256_add_epi32(acc1[r], _mm256_madd_epi16(_mm256_maddubs_epi16(av, b1), ones));
             }
-            a += 4 * ROWS;
+            a += DIRECT ? 4 : 4 * ROWS;
             b += 4 * NR;
         }
     } else {
@@ -58,7 +58,7 @@ INLINE AVX2 void avx2_tile(const int ROWS, const int WIDEN, size_t kq, const uin
             __m256i b1o = _mm256_srai_epi16(b1, 8);
             UNROLL
             for (int r = 0; r < ROWS; r++) {
-                __m256i av = bcast4(a + 4 * r);
+                __m256i av = bcast4(DIRECT ? a + (size_t)r * lda : a + 4 * r);
                 __m256i ae = _mm256_and_si256(av, lowbytes);
                 __m256i ao = _mm256_srli_epi16(av, 8);
                 acc0[r] = _mm256_add_epi32(acc0[r], _mm256_add_epi32(
@@ -66,7 +66,7 @@ INLINE AVX2 void avx2_tile(const int ROWS, const int WIDEN, size_t kq, const uin
                 acc1[r] = _mm256_add_epi32(acc1[r], _mm256_add_epi32(
                     _mm256_madd_epi16(ae, b1e), _mm256_madd_epi16(ao, b1o)));
             }
-            a += 4 * ROWS;
+            a += DIRECT ? 4 : 4 * ROWS;
             b += 4 * NR;
         }
     }
@@ -91,21 +91,22 @@ INLINE AVX2 void avx2_tile(const int ROWS, const int WIDEN, size_t kq, const uin
     }
 }
 
-#define AVX2_ROWS(W)                                                        \
+#define AVX2_ROWS(W, D)                                                      \
     switch (mr) {                                                           \
-    case 4: avx2_tile(4, W, kq, a, b, c, ldc, nr, flags); break;            \
-    case 3: avx2_tile(3, W, kq, a, b, c, ldc, nr, flags); break;            \
-    case 2: avx2_tile(2, W, kq, a, b, c, ldc, nr, flags); break;            \
-    case 1: avx2_tile(1, W, kq, a, b, c, ldc, nr, flags); break;            \
+    case 4: avx2_tile(4, W, D, kq, a, lda, b, c, ldc, nr, flags); break;            \
+    case 3: avx2_tile(3, W, D, kq, a, lda, b, c, ldc, nr, flags); break;            \
+    case 2: avx2_tile(2, W, D, kq, a, lda, b, c, ldc, nr, flags); break;            \
+    case 1: avx2_tile(1, W, D, kq, a, lda, b, c, ldc, nr, flags); break;            \
     default: break;                                                         \
     }
 
 AVX2 void frugal_qgemm_kernel_avx2(size_t mr, size_t nr, size_t kq, const uint8_t *a,
-                                   const int8_t *b, int32_t *c, size_t ldc, uint32_t flags) {
+                                   size_t lda, const int8_t *b, int32_t *c, size_t ldc, uint32_t flags) {
+    int direct = (flags & FRUGAL_QGEMM_DIRECT_A) != 0;
     if (flags & FRUGAL_QGEMM_WIDEN) {
-        AVX2_ROWS(1)
+        if (direct) { AVX2_ROWS(1, 1) } else { AVX2_ROWS(1, 0) }
     } else {
-        AVX2_ROWS(0)
+        if (direct) { AVX2_ROWS(0, 1) } else { AVX2_ROWS(0, 0) }
     }
 }
 

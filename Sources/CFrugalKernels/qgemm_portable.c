@@ -8,8 +8,10 @@ enum { MR = FRUGAL_QGEMM_PORTABLE_MR, NR = FRUGAL_QGEMM_PORTABLE_NR };
 // per k-quad the B bytes are split into four int16 rows and every row of the tile does
 // 16-bit multiplies (pmullw, NEON smull) widened into 32-bit accumulators.
 static inline __attribute__((always_inline)) void portable_tile(
-    const int ROWS, size_t kq, const uint8_t *a, const int8_t *b, int32_t *c, size_t ldc,
-    size_t nr, uint32_t flags) {
+    const int ROWS, size_t kq, const uint8_t *a, size_t lda, const int8_t *b, int32_t *c,
+    size_t ldc, size_t nr, uint32_t flags) {
+    const int direct = (flags & FRUGAL_QGEMM_DIRECT_A) != 0;
+    const size_t rs = direct ? lda : 4, qs = direct ? 4 : 4 * (size_t)ROWS;
     // Unsigned accumulators: int32 wrap-around without undefined behaviour.
     uint32_t acc[MR][NR];
     memset(acc, 0, sizeof acc);
@@ -23,14 +25,15 @@ static inline __attribute__((always_inline)) void portable_tile(
             b3[j] = bq[4 * j + 3];
         }
         for (int i = 0; i < ROWS; i++) {
-            const int16_t a0 = a[4 * i], a1 = a[4 * i + 1], a2 = a[4 * i + 2], a3 = a[4 * i + 3];
+            const uint8_t *ai = a + (size_t)i * rs;
+            const int16_t a0 = ai[0], a1 = ai[1], a2 = ai[2], a3 = ai[3];
             for (size_t j = 0; j < NR; j++) {
                 int32_t s = (int32_t)(int16_t)(a0 * b0[j]) + (int32_t)(int16_t)(a1 * b1[j]) +
                             (int32_t)(int16_t)(a2 * b2[j]) + (int32_t)(int16_t)(a3 * b3[j]);
                 acc[i][j] += (uint32_t)s;
             }
         }
-        a += 4 * ROWS;
+        a += qs;
     }
     for (int i = 0; i < ROWS; i++) {
         int32_t *ci = c + (size_t)i * ldc;
@@ -43,12 +46,12 @@ static inline __attribute__((always_inline)) void portable_tile(
 }
 
 void frugal_qgemm_kernel_portable(size_t mr, size_t nr, size_t kq, const uint8_t *a,
-                                  const int8_t *b, int32_t *c, size_t ldc, uint32_t flags) {
+                                  size_t lda, const int8_t *b, int32_t *c, size_t ldc, uint32_t flags) {
     switch (mr) {
-    case 4: portable_tile(4, kq, a, b, c, ldc, nr, flags); break;
-    case 3: portable_tile(3, kq, a, b, c, ldc, nr, flags); break;
-    case 2: portable_tile(2, kq, a, b, c, ldc, nr, flags); break;
-    case 1: portable_tile(1, kq, a, b, c, ldc, nr, flags); break;
+    case 4: portable_tile(4, kq, a, lda, b, c, ldc, nr, flags); break;
+    case 3: portable_tile(3, kq, a, lda, b, c, ldc, nr, flags); break;
+    case 2: portable_tile(2, kq, a, lda, b, c, ldc, nr, flags); break;
+    case 1: portable_tile(1, kq, a, lda, b, c, ldc, nr, flags); break;
     default: break;
     }
 }

@@ -16,9 +16,10 @@ enum { MR = FRUGAL_QGEMM_VNNI_MR, NR = FRUGAL_QGEMM_VNNI_NR };
 // 2 x ROWS accumulators live in zmm registers. Per k-quad: two 64-byte loads of B (32
 // columns x 4 k), then per row one 4-byte broadcast of A and two vpdpbusd.
 // NV = 1 handles tiles of at most 16 columns with one vector per row (half the work).
-INLINE VNNI void vnni_tile(const int ROWS, const int NV, size_t kq, const uint8_t *a,
-                           const int8_t *b, int32_t *c, size_t ldc, __mmask16 m0,
-                           __mmask16 m1, uint32_t flags) {
+// DIRECT reads A rows in place (row stride lda) instead of a packed panel.
+INLINE VNNI void vnni_tile(const int ROWS, const int NV, const int DIRECT, size_t kq,
+                           const uint8_t *a, size_t lda, const int8_t *b, int32_t *c,
+                           size_t ldc, __mmask16 m0, __mmask16 m1, uint32_t flags) {
     __m512i acc0[MR], acc1[MR];
     UNROLL
     for (int r = 0; r < ROWS; r++) {
@@ -31,12 +32,12 @@ INLINE VNNI void vnni_tile(const int ROWS, const int NV, size_t kq, const uint8_
         UNROLL
         for (int r = 0; r < ROWS; r++) {
             int32_t w;
-            memcpy(&w, a + 4 * r, 4);
+            memcpy(&w, DIRECT ? a + (size_t)r * lda : a + 4 * r, 4);
             __m512i av = _mm512_set1_epi32(w);
             acc0[r] = _mm512_dpbusd_epi32(acc0[r], av, b0);
             if (NV == 2) acc1[r] = _mm512_dpbusd_epi32(acc1[r], av, b1);
         }
-        a += 4 * ROWS;
+        a += DIRECT ? 4 : 4 * ROWS;
         b += 4 * NR;
     }
     UNROLL
@@ -53,30 +54,30 @@ INLINE VNNI void vnni_tile(const int ROWS, const int NV, size_t kq, const uint8_
 }
 
 VNNI void frugal_qgemm_kernel_vnni(size_t mr, size_t nr, size_t kq, const uint8_t *a,
-                                   const int8_t *b, int32_t *c, size_t ldc, uint32_t flags) {
+                                   size_t lda, const int8_t *b, int32_t *c, size_t ldc, uint32_t flags) {
     __mmask16 m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1u);
     __mmask16 m1 = nr >= 32 ? (__mmask16)0xFFFF
                  : nr > 16  ? (__mmask16)((1u << (nr - 16)) - 1u) : (__mmask16)0;
-#define VNNI_ROWS(NV)                                                             \
+#define VNNI_ROWS(NV, D)                                                          \
     switch (mr) {                                                                 \
-    case 12: vnni_tile(12, NV, kq, a, b, c, ldc, m0, m1, flags); break;           \
-    case 11: vnni_tile(11, NV, kq, a, b, c, ldc, m0, m1, flags); break;           \
-    case 10: vnni_tile(10, NV, kq, a, b, c, ldc, m0, m1, flags); break;           \
-    case 9: vnni_tile(9, NV, kq, a, b, c, ldc, m0, m1, flags); break;             \
-    case 8: vnni_tile(8, NV, kq, a, b, c, ldc, m0, m1, flags); break;             \
-    case 7: vnni_tile(7, NV, kq, a, b, c, ldc, m0, m1, flags); break;             \
-    case 6: vnni_tile(6, NV, kq, a, b, c, ldc, m0, m1, flags); break;             \
-    case 5: vnni_tile(5, NV, kq, a, b, c, ldc, m0, m1, flags); break;             \
-    case 4: vnni_tile(4, NV, kq, a, b, c, ldc, m0, m1, flags); break;             \
-    case 3: vnni_tile(3, NV, kq, a, b, c, ldc, m0, m1, flags); break;             \
-    case 2: vnni_tile(2, NV, kq, a, b, c, ldc, m0, m1, flags); break;             \
-    case 1: vnni_tile(1, NV, kq, a, b, c, ldc, m0, m1, flags); break;             \
+    case 12: vnni_tile(12, NV, D, kq, a, lda, b, c, ldc, m0, m1, flags); break;           \
+    case 11: vnni_tile(11, NV, D, kq, a, lda, b, c, ldc, m0, m1, flags); break;           \
+    case 10: vnni_tile(10, NV, D, kq, a, lda, b, c, ldc, m0, m1, flags); break;           \
+    case 9: vnni_tile(9, NV, D, kq, a, lda, b, c, ldc, m0, m1, flags); break;             \
+    case 8: vnni_tile(8, NV, D, kq, a, lda, b, c, ldc, m0, m1, flags); break;             \
+    case 7: vnni_tile(7, NV, D, kq, a, lda, b, c, ldc, m0, m1, flags); break;             \
+    case 6: vnni_tile(6, NV, D, kq, a, lda, b, c, ldc, m0, m1, flags); break;             \
+    case 5: vnni_tile(5, NV, D, kq, a, lda, b, c, ldc, m0, m1, flags); break;             \
+    case 4: vnni_tile(4, NV, D, kq, a, lda, b, c, ldc, m0, m1, flags); break;             \
+    case 3: vnni_tile(3, NV, D, kq, a, lda, b, c, ldc, m0, m1, flags); break;             \
+    case 2: vnni_tile(2, NV, D, kq, a, lda, b, c, ldc, m0, m1, flags); break;             \
+    case 1: vnni_tile(1, NV, D, kq, a, lda, b, c, ldc, m0, m1, flags); break;             \
     default: break;                                                               \
     }
-    if (nr > 16) {
-        VNNI_ROWS(2)
+    if (flags & FRUGAL_QGEMM_DIRECT_A) {
+        if (nr > 16) { VNNI_ROWS(2, 1) } else { VNNI_ROWS(1, 1) }
     } else {
-        VNNI_ROWS(1)
+        if (nr > 16) { VNNI_ROWS(2, 0) } else { VNNI_ROWS(1, 0) }
     }
 }
 

@@ -8,6 +8,8 @@
 // Operand layouts ("k-quads": 4 consecutive k values of one row or column in one 32-bit lane):
 //   a   packed A panel: a[(q * mr + i) * 4 + t] is A[i, 4q + t] (uint8); mr rows per quad,
 //       no padding between rows; k padded with zeros to a multiple of 4.
+//       With FRUGAL_QGEMM_DIRECT_A, the caller's row-major uint8 A instead: a[i * lda + 4q + t]
+//       (k must then be a multiple of 4: nothing past 4 * kq bytes of a row is read).
 //   b   packed B panel: b[(q * NR + j) * 4 + t] is B[4q + t, j] (int8); NR is the kernel's
 //       panel width (columns past the matrix edge are zeros), 64-byte aligned.
 //   c   row-major int32 tile, row stride ldc; only mr x nr elements are read or written.
@@ -35,6 +37,7 @@ enum {
 enum {
     FRUGAL_QGEMM_ACCUMULATE = 1 << 0, // add the current content of C (k blocking)
     FRUGAL_QGEMM_WIDEN = 1 << 1,      // AVX2 only: exact int16 widening path, no vpmaddubsw
+    FRUGAL_QGEMM_DIRECT_A = 1 << 2,   // a is row-major with row stride lda (see above)
 };
 
 // Requantization of one row of int32 accumulators (see Requantization.swift):
@@ -60,15 +63,15 @@ typedef struct frugal_requant_params {
     int32_t out_signed;         // 1: int8 output, 0: uint8 output
 } frugal_requant_params;
 
-void frugal_qgemm_kernel_portable(size_t mr, size_t nr, size_t kq, const uint8_t *a,
+void frugal_qgemm_kernel_portable(size_t mr, size_t nr, size_t kq, const uint8_t *a, size_t lda,
                                   const int8_t *b, int32_t *c, size_t ldc, uint32_t flags);
 void frugal_requant_row_portable(const int32_t *acc, size_t n, int32_t row_offset,
                                  int32_t row_sum, const frugal_requant_params *p, void *dst);
 
 #if defined(__x86_64__)
-void frugal_qgemm_kernel_vnni(size_t mr, size_t nr, size_t kq, const uint8_t *a,
+void frugal_qgemm_kernel_vnni(size_t mr, size_t nr, size_t kq, const uint8_t *a, size_t lda,
                               const int8_t *b, int32_t *c, size_t ldc, uint32_t flags);
-void frugal_qgemm_kernel_avx2(size_t mr, size_t nr, size_t kq, const uint8_t *a,
+void frugal_qgemm_kernel_avx2(size_t mr, size_t nr, size_t kq, const uint8_t *a, size_t lda,
                               const int8_t *b, int32_t *c, size_t ldc, uint32_t flags);
 void frugal_requant_row_avx512(const int32_t *acc, size_t n, int32_t row_offset,
                                int32_t row_sum, const frugal_requant_params *p, void *dst);

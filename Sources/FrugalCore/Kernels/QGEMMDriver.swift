@@ -92,7 +92,9 @@ struct QGEMMDriver {
         let needRowSums = b.zeroPoints.contains { $0 != 0 }
         let uniformZero = b.uniformZeroPoint
         // Scratch: packed A block, row sums, and (int8 output) the int32 tile.
-        let aWords = mc * max(kq, 1)
+        // uint8 row-major A with k % 4 == 0 is read in place by the kernels (no packing).
+        let direct = !transA && aFlip == 0 && b.k % 4 == 0
+        let aWords = direct ? 0 : mc * max(kq, 1)
         let tileLd = blk.ncp * nr
         let tileCount: Int
         if case .quantized = output { tileCount = mc * tileLd } else { tileCount = 0 }
@@ -103,13 +105,18 @@ struct QGEMMDriver {
         let tile = (scratch + ((aWords + mc) * 4 + 63) / 64 * 64).bindMemory(to: Int32.self, capacity: max(tileCount, 1))
         let widen: UInt32 = kern.family == .avx2 && b.pairsMaySaturate ? UInt32(FRUGAL_QGEMM_WIDEN) : 0
         let accumulate = UInt32(FRUGAL_QGEMM_ACCUMULATE)
+        let directFlag: UInt32 = direct ? UInt32(FRUGAL_QGEMM_DIRECT_A) : 0
         let bytesA = UnsafeRawPointer(apack).assumingMemoryBound(to: UInt8.self)
 
         var ic = rows.lowerBound
         while ic < rows.upperBound {
             let mcur = min(mc, rows.upperBound - ic)
-            QGEMMPacking.packA(a, lda: lda, transA: transA, k: b.k, kq: kq, i0: ic, rows: mcur, mr: mr,
-                               flip: aFlip, dst: apack, rowSums: needRowSums ? rowSums : nil)
+            if direct {
+                if needRowSums { QGEMMPacking.rowSums(a, lda: lda, k: b.k, i0: ic, rows: mcur, into: rowSums) }
+            } else {
+                QGEMMPacking.packA(a, lda: lda, transA: transA, k: b.k, kq: kq, i0: ic, rows: mcur, mr: mr,
+                                   flip: aFlip, dst: apack, rowSums: needRowSums ? rowSums : nil)
+            }
             var jc = panels.lowerBound
             while jc < panels.upperBound {
                 let ncur = min(blk.ncp, panels.upperBound - jc)
@@ -121,15 +128,15 @@ struct QGEMMDriver {
                 var pc = 0
                 repeat {
                     let kcur = min(blk.kcq, kq - pc)
-                    let flags = widen | (pc > 0 ? accumulate : 0)
+                    let flags = widen | directFlag | (pc > 0 ? accumulate : 0)
                     for jp in 0..<ncur {
                         let bp = (b.data + (jc + jp) * b.panelBytes + pc * nr * 4).assumingMemoryBound(to: Int8.self)
                         let nrCur = min(nr, n - (jc + jp) * nr)
                         var ir = 0
                         while ir < mcur {
                             let mrCur = min(mr, mcur - ir)
-                            kern.kernel(mrCur, nrCur, kcur, bytesA + (ir * kq + pc * mrCur) * 4, bp,
-                                        target + ir * ld + jp * nr, ld, flags)
+                            let ap = direct ? a + (ic + ir) * lda + pc * 4 : bytesA + (ir * kq + pc * mrCur) * 4
+                            kern.kernel(mrCur, nrCur, kcur, ap, lda, bp, target + ir * ld + jp * nr, ld, flags)
                             ir += mrCur
                         }
                     }

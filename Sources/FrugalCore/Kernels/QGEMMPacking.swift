@@ -3,7 +3,7 @@ import CFrugalKernels
 /// The C micro-kernel and tile shape of one kernel family.
 struct QGEMMKernels: Sendable {
     typealias Kernel = @convention(c) (
-        Int, Int, Int, UnsafePointer<UInt8>?, UnsafePointer<Int8>?, UnsafeMutablePointer<Int32>?, Int, UInt32
+        Int, Int, Int, UnsafePointer<UInt8>?, Int, UnsafePointer<Int8>?, UnsafeMutablePointer<Int32>?, Int, UInt32
     ) -> Void
     typealias RequantRow = @convention(c) (
         UnsafePointer<Int32>?, Int, Int32, Int32, UnsafePointer<frugal_requant_params>?, UnsafeMutableRawPointer?
@@ -234,6 +234,17 @@ enum QGEMMPacking {
             bad = bad || pair(w) || pair(w >> 16)
         }
         return bad
+    }
+
+    /// Row sums of a row-major uint8 A (rows `i0 ..< i0 + rows`), for the unpacked path.
+    static func rowSums(_ a: UnsafePointer<UInt8>, lda: Int, k: Int, i0: Int, rows: Int,
+                        into sums: UnsafeMutablePointer<Int32>) {
+        for r in 0..<rows {
+            let s = a + (i0 + r) * lda
+            var sum: UInt32 = 0
+            for p in 0..<k { sum &+= UInt32(s[p]) }
+            sums[r] = Int32(bitPattern: sum)
+        }
     }
 
     /// Packs rows `i0 ..< i0 + rows` of A into micro-panels of `mr` rows (the last may be
