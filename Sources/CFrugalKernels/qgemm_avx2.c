@@ -101,7 +101,8 @@ INLINE AVX2 void avx2_tile(const int ROWS, const int WIDEN, const int DIRECT, si
     }
 
 AVX2 void frugal_qgemm_kernel_avx2(size_t mr, size_t nr, size_t kq, const uint8_t *a,
-                                   size_t lda, const int8_t *b, int32_t *c, size_t ldc, uint32_t flags) {
+                                   size_t lda, const int8_t *b, int32_t *c, size_t ldc,
+                                   uint32_t flags) {
     int direct = (flags & FRUGAL_QGEMM_DIRECT_A) != 0;
     if (flags & FRUGAL_QGEMM_WIDEN) {
         if (direct) { AVX2_ROWS(1, 1) } else { AVX2_ROWS(1, 0) }

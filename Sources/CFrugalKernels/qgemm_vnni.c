@@ -54,7 +54,8 @@ INLINE VNNI void vnni_tile(const int ROWS, const int NV, const int DIRECT, size_
 }
 
 VNNI void frugal_qgemm_kernel_vnni(size_t mr, size_t nr, size_t kq, const uint8_t *a,
-                                   size_t lda, const int8_t *b, int32_t *c, size_t ldc, uint32_t flags) {
+                                   size_t lda, const int8_t *b, int32_t *c, size_t ldc,
+                                   uint32_t flags) {
     __mmask16 m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1u);
     __mmask16 m1 = nr >= 32 ? (__mmask16)0xFFFF
                  : nr > 16  ? (__mmask16)((1u << (nr - 16)) - 1u) : (__mmask16)0;

@@ -67,7 +67,8 @@ extension QGEMM {
         public let columnSums: [Int32]
         /// Whether some pair `(B[4q, j], B[4q+1, j])` or `(B[4q+2, j], B[4q+3, j])` could make
         /// AVX2's saturating `vpmaddubsw` leave int16 with some uint8 activation (same signs
-        /// and `|b0 + b1| ≥ 129`). Then the AVX2 kernel uses its exact widening path.
+        /// and `|b0 + b1| ≥ 129`). Then the AVX2 kernel uses its exact widening path. Only
+        /// checked for the `.avx2` layout (always false for the others, which never saturate).
         public let pairsMaySaturate: Bool
         let kernels: QGEMMKernels
         let kq: Int
