@@ -207,6 +207,21 @@ struct QProblem<A: QuantizedScalar, W: QuantizedScalar> {
         }
     }
 
+    /// Column sums (used for the activation zero point) of every packing path: k-major and
+    /// n-major B, int8 and uint8, widths that are and are not multiples of 16, long k.
+    @Test(arguments: qgemmISAs)
+    func packedColumnSums(isa: KernelISA) throws {
+        var rng = QRandom(seed: 8)
+        for (n, k, transB) in [(70, 1030, false), (70, 1030, true), (16, 257, false), (5, 9, false)] {
+            let s8 = QProblem<UInt8, Int8>(m: 1, n: n, k: k, transB: transB, aZero: 0, bZeros: [0], rng: &rng)
+            let u8 = QProblem<UInt8, UInt8>(m: 1, n: n, k: k, transB: transB, aZero: 0, bZeros: [0], rng: &rng)
+            let want8 = (0..<n).map { j in (0..<k).reduce(Int32(0)) { $0 + Int32(transB ? s8.b[j * s8.ldb + $1] : s8.b[$1 * s8.ldb + j]) } }
+            let wantU = (0..<n).map { j in (0..<k).reduce(Int32(0)) { $0 + Int32(transB ? u8.b[j * u8.ldb + $1] : u8.b[$1 * u8.ldb + j]) - 128 } }
+            #expect(try s8.packed(isa: isa, pool: Self.pools[1]).columnSums == want8, "int8 n\(n) k\(k) transB \(transB)")
+            #expect(try u8.packed(isa: isa).columnSums == wantU, "uint8 n\(n) k\(k) transB \(transB)")
+        }
+    }
+
     /// Invalid arguments throw CoreError instead of reading out of bounds.
     @Test func invalidArguments() throws {
         let b = [Int8](repeating: 1, count: 12)

@@ -167,20 +167,49 @@ enum QGEMMPacking {
         let fb = UInt8(truncatingIfNeeded: flip)
         let c0 = panels.lowerBound * nr, c1 = min(n, panels.upperBound * nr)
         for j in c0..<c1 { sums[j] = 0 }
-        for q in 0..<fullQuads {
-            let r0 = src + 4 &* q &* ld, r1 = r0 + ld, r2 = r1 + ld, r3 = r2 + ld
-            for p in panels {
-                let jb = p &* nr, width = min(nr, n &- jb)
-                let d = dst + (p &* panelWords &+ q &* nr)
-                let s = sums + jb
-                let a0 = r0 + jb, a1 = r1 + jb, a2 = r2 + jb, a3 = r3 + jb
-                for j in 0..<width {
-                    let b0 = a0[j] ^ fb, b1 = a1[j] ^ fb, b2 = a2[j] ^ fb, b3 = a3[j] ^ fb
-                    d[j] = UInt32(b0) | UInt32(b1) << 8 | UInt32(b2) << 16 | UInt32(b3) << 24
-                    s[j] &+= Int32(Int8(bitPattern: b0)) &+ Int32(Int8(bitPattern: b1))
-                        &+ Int32(Int8(bitPattern: b2)) &+ Int32(Int8(bitPattern: b3))
+        // 16 columns at a time with SSE2-width vectors (byte/word unpacks); their sums are kept
+        // as UInt16 sums of (b + 128) and folded into `sums` every 64 quads (64·4·255 < 2^16).
+        withUnsafeTemporaryAllocation(of: SIMD8<UInt16>.self, capacity: max(1, (c1 - c0) / 8)) { acc in
+            acc.initialize(repeating: .zero)
+            let flipVector = SIMD16<UInt8>(repeating: fb)
+            var pending = 0
+            func flush() {
+                for p in panels {
+                    let jb = p * nr, vectors = (min(nr, n - jb) / 16) * 2
+                    for v in 0..<vectors {
+                        let i = (jb - c0) / 8 + v
+                        for l in 0..<8 { sums[jb + v * 8 + l] &+= Int32(acc[i][l]) - 512 * Int32(pending) }
+                        acc[i] = .zero
+                    }
                 }
+                pending = 0
             }
+            for q in 0..<fullQuads {
+                let r0 = src + 4 &* q &* ld, r1 = r0 + ld, r2 = r1 + ld, r3 = r2 + ld
+                for p in panels {
+                    let jb = p &* nr, width = min(nr, n &- jb)
+                    let d = dst + (p &* panelWords &+ q &* nr)
+                    var j = 0
+                    while j &+ 16 <= width {
+                        let i = (jb &- c0 &+ j) / 8
+                        interleave16(r0 + (jb &+ j), r1 + (jb &+ j), r2 + (jb &+ j), r3 + (jb &+ j), flip: flipVector,
+                                     dst: UnsafeMutableRawPointer(d + j), sums: acc.baseAddress! + i)
+                        j &+= 16
+                    }
+                    let s = sums + jb
+                    let a0 = r0 + jb, a1 = r1 + jb, a2 = r2 + jb, a3 = r3 + jb
+                    while j < width {
+                        let b0 = a0[j] ^ fb, b1 = a1[j] ^ fb, b2 = a2[j] ^ fb, b3 = a3[j] ^ fb
+                        d[j] = UInt32(b0) | UInt32(b1) << 8 | UInt32(b2) << 16 | UInt32(b3) << 24
+                        s[j] &+= Int32(Int8(bitPattern: b0)) &+ Int32(Int8(bitPattern: b1))
+                            &+ Int32(Int8(bitPattern: b2)) &+ Int32(Int8(bitPattern: b3))
+                        j &+= 1
+                    }
+                }
+                pending += 1
+                if pending == 64 { flush() }
+            }
+            flush()
         }
         if fullQuads * 4 < k {
             for t in 0..<(k - fullQuads * 4) {
@@ -195,6 +224,39 @@ enum QGEMMPacking {
                 }
             }
         }
+    }
+
+    /// 4 rows x 16 columns -> 16 k-quad words (64 bytes); LLVM lowers the element shuffles to
+    /// punpck{l,h}{bw,wd}. `sums[0]`, `sums[1]` accumulate (b + 128) per column.
+    @inline(__always)
+    static func interleave16(_ r0: UnsafePointer<UInt8>, _ r1: UnsafePointer<UInt8>, _ r2: UnsafePointer<UInt8>,
+                             _ r3: UnsafePointer<UInt8>, flip: SIMD16<UInt8>, dst: UnsafeMutableRawPointer,
+                             sums: UnsafeMutablePointer<SIMD8<UInt16>>) {
+        let a = UnsafeRawPointer(r0).loadUnaligned(as: SIMD16<UInt8>.self) ^ flip
+        let b = UnsafeRawPointer(r1).loadUnaligned(as: SIMD16<UInt8>.self) ^ flip
+        let c = UnsafeRawPointer(r2).loadUnaligned(as: SIMD16<UInt8>.self) ^ flip
+        let e = UnsafeRawPointer(r3).loadUnaligned(as: SIMD16<UInt8>.self) ^ flip
+        let abLo = SIMD16<UInt8>(a[0], b[0], a[1], b[1], a[2], b[2], a[3], b[3], a[4], b[4], a[5], b[5], a[6], b[6], a[7], b[7])
+        let abHi = SIMD16<UInt8>(a[8], b[8], a[9], b[9], a[10], b[10], a[11], b[11],
+                                 a[12], b[12], a[13], b[13], a[14], b[14], a[15], b[15])
+        let ceLo = SIMD16<UInt8>(c[0], e[0], c[1], e[1], c[2], e[2], c[3], e[3], c[4], e[4], c[5], e[5], c[6], e[6], c[7], e[7])
+        let ceHi = SIMD16<UInt8>(c[8], e[8], c[9], e[9], c[10], e[10], c[11], e[11],
+                                 c[12], e[12], c[13], e[13], c[14], e[14], c[15], e[15])
+        let p = unsafeBitCast(abLo, to: SIMD8<UInt16>.self), q = unsafeBitCast(ceLo, to: SIMD8<UInt16>.self)
+        let p2 = unsafeBitCast(abHi, to: SIMD8<UInt16>.self), q2 = unsafeBitCast(ceHi, to: SIMD8<UInt16>.self)
+        dst.storeBytes(of: SIMD8<UInt16>(p[0], q[0], p[1], q[1], p[2], q[2], p[3], q[3]), as: SIMD8<UInt16>.self)
+        (dst + 16).storeBytes(of: SIMD8<UInt16>(p[4], q[4], p[5], q[5], p[6], q[6], p[7], q[7]), as: SIMD8<UInt16>.self)
+        (dst + 32).storeBytes(of: SIMD8<UInt16>(p2[0], q2[0], p2[1], q2[1], p2[2], q2[2], p2[3], q2[3]), as: SIMD8<UInt16>.self)
+        (dst + 48).storeBytes(of: SIMD8<UInt16>(p2[4], q2[4], p2[5], q2[5], p2[6], q2[6], p2[7], q2[7]), as: SIMD8<UInt16>.self)
+        // Column sums of the stored signed bytes, biased by +128 to widen with zeros.
+        let bias = SIMD16<UInt8>(repeating: 0x80)
+        let ua = a ^ bias, ub = b ^ bias, uc = c ^ bias, ue = e ^ bias
+        let lo = SIMD8<UInt16>(truncatingIfNeeded: ua.lowHalf) &+ SIMD8<UInt16>(truncatingIfNeeded: ub.lowHalf)
+            &+ SIMD8<UInt16>(truncatingIfNeeded: uc.lowHalf) &+ SIMD8<UInt16>(truncatingIfNeeded: ue.lowHalf)
+        let hi = SIMD8<UInt16>(truncatingIfNeeded: ua.highHalf) &+ SIMD8<UInt16>(truncatingIfNeeded: ub.highHalf)
+            &+ SIMD8<UInt16>(truncatingIfNeeded: uc.highHalf) &+ SIMD8<UInt16>(truncatingIfNeeded: ue.highHalf)
+        sums[0] &+= lo
+        sums[1] &+= hi
     }
 
     /// B stored n-major (`src[j · ld + p]`, e.g. convolution weights): copies 4-byte groups
