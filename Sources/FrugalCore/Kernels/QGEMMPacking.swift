@@ -123,7 +123,7 @@ extension QGEMM {
                     let flagPtr = fb.baseAddress!
                     // Panels are zeroed where padding is needed, then packed in contiguous groups
                     // (one per thread): k-major B is read row by row across a whole group.
-                    let groups = (pool.map { panels > 1 && k * n >= 1 << 16 ? min($0.threadCount, panels) : 1 }) ?? 1
+                    let groups = (pool.map { panels > 1 && k * n >= 1 << 18 ? min($0.threadCount, panels) : 1 }) ?? 1
                     let body = { (g: Int) in
                         let p0 = panels * g / groups, p1 = panels * (g + 1) / groups
                         for p in p0..<p1 where p * nr + nr > n || kqv * 4 != k || kqv == 0 {
