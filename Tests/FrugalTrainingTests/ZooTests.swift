@@ -60,7 +60,9 @@ import FrugalEngine
         #expect(within(q.parameters, 2_600_000, 0.03) && within(q.macs, 325_000_000), "\(q)")
         // MobileNetV2 Table 6 / torchvision: 1.4 width at 224: 6.9M params, 585M MACs.
         let wide = ModelStats(graph: try MobileNetV2(width: 1.4).build())
-        #expect(within(wide.parameters, 6_900_000, 0.03) && within(wide.macs, 585_000_000), "\(wide)")
+        // (The paper's Table 6 says 6.9M parameters for 1.4; TF-Slim's released 1.4 model, which
+        // this architecture reproduces, lists 6.06M parameters and 582M MACs.)
+        #expect(within(wide.parameters, 6_060_000) && within(wide.macs, 582_000_000), "\(wide)")
         // Depth multipliers add blocks; class counts size the head.
         let deep = try MobileNetV2(depth: 1.5).build()
         #expect(deep.nodes.filter { $0.opType == "Conv" }.count > (try Zoo.build("mobilenet-v2")).nodes.filter { $0.opType == "Conv" }.count)
@@ -74,10 +76,16 @@ import FrugalEngine
         #expect(b0.width == 1 && b0.depth == 1 && b0.resolution == 224)
         let b1 = EfficientNet.compound(phi: 1)
         #expect(abs(b1.depth - 1.2) < 1e-12 && abs(b1.width - 1.1) < 1e-12 && b1.resolution == 258)
-        // α·β²·γ² ≈ 2: each φ step roughly doubles the FLOPs.
         let s0 = ModelStats(graph: try b0.build()), s1 = ModelStats(graph: try b1.build())
         let ratio = Double(s1.macs) / Double(s0.macs)
-        #expect(ratio > 1.7 && ratio < 2.4, "FLOPs ratio \(ratio)")
+        // α·β²·γ² ≈ 2 holds for continuous multipliers; rounding repeats up (⌈1.2·1⌉ = 2 blocks
+        // for the one-block stages) and channels to multiples of 8 makes φ = 1 cost ~2.6x.
+        #expect(ratio > 1.9 && ratio < 3.0, "FLOPs ratio \(ratio)")
+        // The published B1 and B2 (Table 2: 7.8M / 0.70B, 9.2M / 1.0B; torchvision 7,794,184 and 9,109,994 parameters).
+        let e1 = ModelStats(graph: try EfficientNet.b(1).build()), e2 = ModelStats(graph: try EfficientNet.b(2).build())
+        #expect(e1.parameters == 7_794_184 && within(e1.macs, 700_000_000), "\(e1)")
+        #expect(e2.parameters == 9_109_994 && within(e2.macs, 1_000_000_000), "\(e2)")
+        #expect(throws: TrainingError.self) { _ = try EfficientNet.b(8) }
     }
 
     @Test(arguments: Zoo.names)

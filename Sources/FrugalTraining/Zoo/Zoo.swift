@@ -300,6 +300,19 @@ public struct EfficientNet: Sendable {
                      resolution: Int((224 * pow(gamma, phi)).rounded()), classes: classes)
     }
 
+    /// The published B0-B7 (width, depth, resolution), which round the compound rule.
+    public static let variants: [(width: Double, depth: Double, resolution: Int)] = [
+        (1.0, 1.0, 224), (1.0, 1.1, 240), (1.1, 1.2, 260), (1.2, 1.4, 300),
+        (1.4, 1.8, 380), (1.6, 2.2, 456), (1.8, 2.6, 528), (2.0, 3.1, 600),
+    ]
+
+    /// EfficientNet-B`index` (0...7) with its published multipliers.
+    public static func b(_ index: Int, classes: Int = 1000) throws -> EfficientNet {
+        guard variants.indices.contains(index) else { throw TrainingError.model("EfficientNet-B\(index) does not exist; B0-B7 do") }
+        let v = variants[index]
+        return EfficientNet(width: v.width, depth: v.depth, resolution: v.resolution, classes: classes)
+    }
+
     public func build(seed: UInt64 = 0) throws -> Graph {
         try checkMultipliers("efficientnet", width: width, depth: depth, resolution: resolution, classes: classes)
         func ch(_ c: Int) -> Int { makeDivisible(Double(c) * width) }
