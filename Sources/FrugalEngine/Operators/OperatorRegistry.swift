@@ -4,6 +4,12 @@ public enum OperatorRegistry {
     public static let all: [OperatorSchema] = {
         var list: [OperatorSchema] = []
         list += ControlOperators.schemas
+        list += BinaryOperators.schemas
+        list += UnaryOperators.schemas
+        list += ActivationOperators.schemas
+        list += ReduceOperators.schemas
+        list += ArgTopKOperators.schemas
+        list += SoftmaxOperators.schemas
         return list.sorted { ($0.domain, $0.name) < ($1.domain, $1.name) }
     }()
 
