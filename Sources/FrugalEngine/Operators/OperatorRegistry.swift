@@ -10,6 +10,17 @@ public enum OperatorRegistry {
         list += ReduceOperators.schemas
         list += ArgTopKOperators.schemas
         list += SoftmaxOperators.schemas
+        list += ShapeOperators.schemas
+        list += TransposeOperators.schemas
+        list += ConcatSplitOperators.schemas
+        list += SliceOperators.schemas
+        list += ExpandTileOperators.schemas
+        list += GatherScatterOperators.schemas
+        list += CastOperators.schemas
+        list += PadOperators.schemas
+        list += ResizeOperator.schemas
+        list += GeneratorOperators.schemas
+        list += ComparisonOperators.schemas
         return list.sorted { ($0.domain, $0.name) < ($1.domain, $1.name) }
     }()
 

@@ -69,14 +69,14 @@ enum ReduceOperators {
             switch x.dtype {
             case .bool where bool:
                 let f = try MathSupport.map(x, Bool.self, to: Float.self) { $0 ? 1 : 0 }
-                let r = try call.kernel { try Reduction.reduce(op!, f, axes: axes, keepDims: keepDims, pool: pool) }
+                let r = try call.kernel { try FrugalCore.Reduction.reduce(op!, f, axes: axes, keepDims: keepDims, pool: pool) }
                 return [try MathSupport.map(r, Float.self, to: Bool.self) { $0 > 0.5 }]
             case .int32 where integers: return [try integerReduce(op!, x, seen, keepDims, Int32.self)]
             case .int64 where integers: return [try integerReduce(op!, x, seen, keepDims, Int64.self)]
             default:
                 return try MathSupport.floatUnary(call) { x in
                     guard let op else { return try logSumExp(x, axes: axes, reduced: seen, keepDims: keepDims, pool: pool) }
-                    return try Reduction.reduce(op, x, axes: axes, keepDims: keepDims, pool: pool)
+                    return try FrugalCore.Reduction.reduce(op, x, axes: axes, keepDims: keepDims, pool: pool)
                 }
             }
         }
@@ -85,12 +85,12 @@ enum ReduceOperators {
     /// log(sum(exp(x))) computed as m + log(sum(exp(x - m))) with m the maximum (0 where the
     /// maximum is infinite, so that all -inf gives -inf and +inf gives +inf).
     static func logSumExp(_ x: Tensor, axes: [Int]?, reduced: Set<Int>, keepDims: Bool, pool: ThreadPool) throws -> Tensor {
-        var m = try Reduction.reduce(.max, x, axes: axes, keepDims: true, pool: pool)
+        var m = try FrugalCore.Reduction.reduce(.max, x, axes: axes, keepDims: true, pool: pool)
         m.withUnsafeMutableBufferPointer(as: Float.self) { p in
             for i in 0..<p.count where !p[i].isFinite && !p[i].isNaN { p[i] = 0 }
         }
         let shifted = try Unary.apply(.exp, try Elementwise.binary(.sub, x, m, pool: pool), pool: pool)
-        let s = try Reduction.reduce(.logSum, shifted, axes: axes, keepDims: true, pool: pool)
+        let s = try FrugalCore.Reduction.reduce(.logSum, shifted, axes: axes, keepDims: true, pool: pool)
         let r = try Elementwise.binary(.add, s, m, pool: pool)
         if keepDims { return r }
         let all = reduced.isEmpty ? Set(0..<x.rank) : reduced
