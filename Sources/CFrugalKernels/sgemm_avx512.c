@@ -1,0 +1,146 @@
+// fp32 GEMM micro-kernel for AVX-512 (F/BW/DQ/VL + FMA): tiles of up to 12 rows x 32 columns.
+//
+// The full tile keeps 24 zmm accumulators (12 rows x 2 vectors of 16 floats). Each k step
+// loads two B vectors and issues 24 FMAs whose A operand is an embedded broadcast from the
+// packed A panel, so a k step is 2 loads + 12 broadcast loads for 24 FMAs: the two FMA ports
+// stay busy and there are 8 registers to spare. Tiles with 1-3 rows have too few
+// accumulators to cover the FMA latency (4 cycles x 2 ports = 8 FMAs in flight), so they
+// split k over 2-4 independent accumulator sets that are summed before the epilogue.
+// Every row count is its own instantiation so that partial tiles waste no FMAs.
+#include "frugal_sgemm.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define F_T512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
+#define F_INL static inline __attribute__((always_inline))
+
+// Rows of B ahead to prefetch when reading the caller's unpacked B (strided rows defeat the
+// hardware prefetcher once ldb is a page or more).
+#define F_PF_DIST 10
+
+F_INL F_T512 __mmask16 f512_mask(size_t n) {
+    return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
+}
+
+F_INL F_T512 void f512_tile(const int R, const int S, const int DIRECT, const int MASKED,
+                            size_t nr, size_t kc, const float *a, const float *b, size_t ldb,
+                            float *c, size_t ldc, const frugal_sgemm_epilogue *ep) {
+    __m512 acc[S][R][2];
+    for (int s = 0; s < S; s++)
+        for (int i = 0; i < R; i++) {
+            acc[s][i][0] = _mm512_setzero_ps();
+            acc[s][i][1] = _mm512_setzero_ps();
+        }
+    const __mmask16 m0 = f512_mask(nr), m1 = f512_mask(nr > 16 ? nr - 16 : 0);
+    for (int i = 0; i < R; i++) {
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + nr - 1), _MM_HINT_T0);
+    }
+
+#define F512_STEP(s)                                                                   \
+    do {                                                                               \
+        __m512 b0, b1;                                                                 \
+        if (MASKED) {                                                                  \
+            b0 = _mm512_maskz_loadu_ps(m0, b);                                         \
+            b1 = _mm512_maskz_loadu_ps(m1, b + 16);                                    \
+        } else {                                                                       \
+            b0 = _mm512_loadu_ps(b);                                                   \
+            b1 = _mm512_loadu_ps(b + 16);                                              \
+        }                                                                              \
+        if (DIRECT) {                                                                  \
+            _mm_prefetch((const char *)(b + F_PF_DIST * ldb), _MM_HINT_T0);            \
+            _mm_prefetch((const char *)(b + F_PF_DIST * ldb + 31), _MM_HINT_T0);       \
+        }                                                                              \
+        for (int i = 0; i < R; i++) {                                                  \
+            __m512 av = _mm512_set1_ps(a[i]);                                          \
+            acc[s][i][0] = _mm512_fmadd_ps(av, b0, acc[s][i][0]);                      \
+            acc[s][i][1] = _mm512_fmadd_ps(av, b1, acc[s][i][1]);                      \
+        }                                                                              \
+        a += R;                                                                        \
+        b += ldb;                                                                      \
+    } while (0)
+
+    size_t p = 0;
+    if (S > 1)
+        for (; p + S <= kc; p += S)
+            for (int s = 0; s < S; s++) F512_STEP(s);
+    for (; p < kc; p++) F512_STEP(0);
+#undef F512_STEP
+
+    for (int s = 1; s < S; s++)
+        for (int i = 0; i < R; i++) {
+            acc[0][i][0] = _mm512_add_ps(acc[0][i][0], acc[s][i][0]);
+            acc[0][i][1] = _mm512_add_ps(acc[0][i][1], acc[s][i][1]);
+        }
+
+    const uint32_t fl = ep->flags;
+    __m512 bc0 = _mm512_setzero_ps(), bc1 = _mm512_setzero_ps();
+    if (fl & FRUGAL_SGEMM_BIAS_COL) {
+        bc0 = _mm512_maskz_loadu_ps(m0, ep->bias);
+        bc1 = _mm512_maskz_loadu_ps(m1, ep->bias + 16);
+    }
+    const __m512 lo = _mm512_set1_ps(ep->lo), hi = _mm512_set1_ps(ep->hi);
+    for (int i = 0; i < R; i++) {
+        float *ci = c + i * ldc;
+        __m512 x0 = acc[0][i][0], x1 = acc[0][i][1];
+        if (fl & FRUGAL_SGEMM_ACCUMULATE) {
+            x0 = _mm512_add_ps(x0, _mm512_maskz_loadu_ps(m0, ci));
+            x1 = _mm512_add_ps(x1, _mm512_maskz_loadu_ps(m1, ci + 16));
+        }
+        if (fl & FRUGAL_SGEMM_BIAS_COL) {
+            x0 = _mm512_add_ps(x0, bc0);
+            x1 = _mm512_add_ps(x1, bc1);
+        }
+        if (fl & FRUGAL_SGEMM_BIAS_ROW) {
+            __m512 br = _mm512_set1_ps(ep->bias[i]);
+            x0 = _mm512_add_ps(x0, br);
+            x1 = _mm512_add_ps(x1, br);
+        }
+        if (fl & FRUGAL_SGEMM_CLAMP) {
+            x0 = _mm512_min_ps(_mm512_max_ps(x0, lo), hi);
+            x1 = _mm512_min_ps(_mm512_max_ps(x1, lo), hi);
+        }
+        _mm512_mask_storeu_ps(ci, m0, x0);
+        _mm512_mask_storeu_ps(ci + 16, m1, x1);
+    }
+}
+
+// One instantiation per (rows, k splits) and per B source: packed, direct full, direct edge.
+#define F512_CASE(R, S)                                                                 \
+    case R:                                                                             \
+        if (!direct) f512_tile(R, S, 0, 0, nr, kc, a, b, ldb, c, ldc, ep);              \
+        else if (nr == 32) f512_tile(R, S, 1, 0, nr, kc, a, b, ldb, c, ldc, ep);        \
+        else f512_tile(R, S, 1, 1, nr, kc, a, b, ldb, c, ldc, ep);                      \
+        break;
+
+F_T512 void frugal_sgemm_kernel_avx512(size_t mr, size_t nr, size_t kc, const float *a,
+                                       const float *b, size_t ldb, float *c, size_t ldc,
+                                       const frugal_sgemm_epilogue *ep) {
+    const int direct = (ep->flags & FRUGAL_SGEMM_DIRECT_B) != 0;
+    switch (mr) {
+        F512_CASE(1, 4)
+        F512_CASE(2, 2)
+        F512_CASE(3, 2)
+        F512_CASE(4, 1)
+        F512_CASE(5, 1)
+        F512_CASE(6, 1)
+        F512_CASE(7, 1)
+        F512_CASE(8, 1)
+        F512_CASE(9, 1)
+        F512_CASE(10, 1)
+        F512_CASE(11, 1)
+        F512_CASE(12, 1)
+    default: break;
+    }
+}
+#undef F512_CASE
+
+#else
+// Not x86-64: the symbol exists so that Swift links everywhere; it is never selected.
+void frugal_sgemm_kernel_avx512(size_t mr, size_t nr, size_t kc, const float *a,
+                                const float *b, size_t ldb, float *c, size_t ldc,
+                                const frugal_sgemm_epilogue *ep) {
+    frugal_sgemm_kernel_portable(mr, nr, kc, a, b, ldb, c, ldc, ep);
+}
+#endif
