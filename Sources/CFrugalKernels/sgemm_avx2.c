@@ -11,7 +11,6 @@
 
 #define F_T256 __attribute__((target("avx2,fma")))
 #define F_INL static inline __attribute__((always_inline))
-#define F_PF_DIST 10
 
 // Lane mask with the first n (0...8) lanes set.
 F_INL F_T256 __m256i f256_mask(size_t n) {
@@ -43,8 +42,8 @@ F_INL F_T256 void f256_tile(const int R, const int S, const int DIRECT, const in
             b1 = _mm256_loadu_ps(b + 8);                                               \
         }                                                                              \
         if (DIRECT) {                                                                  \
-            _mm_prefetch((const char *)(b + F_PF_DIST * ldb), _MM_HINT_T0);            \
-            _mm_prefetch((const char *)(b + F_PF_DIST * ldb + 15), _MM_HINT_T0);       \
+            _mm_prefetch((const char *)(b + pf), _MM_HINT_T0);                         \
+            _mm_prefetch((const char *)(b + pf + 15), _MM_HINT_T0);                    \
         }                                                                              \
         for (int i = 0; i < R; i++) {                                                  \
             __m256 av = _mm256_broadcast_ss(a + i);                                    \
@@ -55,6 +54,7 @@ F_INL F_T256 void f256_tile(const int R, const int S, const int DIRECT, const in
         b += ldb;                                                                      \
     } while (0)
 
+    const ptrdiff_t pf = ep->prefetch;
     size_t p = 0;
     if (S > 1)
         for (; p + S <= kc; p += S)

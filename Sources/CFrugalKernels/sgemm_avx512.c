@@ -15,9 +15,9 @@
 #define F_T512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
 #define F_INL static inline __attribute__((always_inline))
 
-// Rows of B ahead to prefetch when reading the caller's unpacked B (strided rows defeat the
-// hardware prefetcher once ldb is a page or more).
-#define F_PF_DIST 10
+// Packed B panels stream from L2 (a 512 x 32 panel is 64 KiB): prefetch 16 k steps (2 KiB)
+// ahead. An unpacked B (DIRECT_B) is prefetched where the driver says (ep->prefetch).
+#define F_PF_B 16
 
 F_INL F_T512 __mmask16 f512_mask(size_t n) {
     return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
@@ -49,8 +49,11 @@ F_INL F_T512 void f512_tile(const int R, const int S, const int DIRECT, const in
             b1 = _mm512_loadu_ps(b + 16);                                              \
         }                                                                              \
         if (DIRECT) {                                                                  \
-            _mm_prefetch((const char *)(b + F_PF_DIST * ldb), _MM_HINT_T0);            \
-            _mm_prefetch((const char *)(b + F_PF_DIST * ldb + 31), _MM_HINT_T0);       \
+            _mm_prefetch((const char *)(b + pf), _MM_HINT_T0);                         \
+            _mm_prefetch((const char *)(b + pf + 31), _MM_HINT_T0);                    \
+        } else if (F_PF_B) {                                                           \
+            _mm_prefetch((const char *)(b + F_PF_B * 32), _MM_HINT_T0);                \
+            _mm_prefetch((const char *)(b + F_PF_B * 32 + 16), _MM_HINT_T0);           \
         }                                                                              \
         for (int i = 0; i < R; i++) {                                                  \
             __m512 av = _mm512_set1_ps(a[i]);                                          \
@@ -61,6 +64,7 @@ F_INL F_T512 void f512_tile(const int R, const int S, const int DIRECT, const in
         b += ldb;                                                                      \
     } while (0)
 
+    const ptrdiff_t pf = ep->prefetch;
     size_t p = 0;
     if (S > 1)
         for (; p + S <= kc; p += S)

@@ -39,6 +39,7 @@ typedef struct frugal_sgemm_epilogue {
     uint32_t flags;
     const float *bias; // already offset to the tile's first row (BIAS_ROW) or column (BIAS_COL)
     float lo, hi;
+    ptrdiff_t prefetch; // DIRECT_B only: prefetch b + prefetch (in floats) at each k step
 } frugal_sgemm_epilogue;
 
 void frugal_sgemm_kernel_avx512(size_t mr, size_t nr, size_t kc, const float *a,

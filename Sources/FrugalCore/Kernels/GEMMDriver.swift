@@ -22,6 +22,8 @@ enum SGEMMSourceB {
 enum SGEMMDriver {
     /// Below this many multiply-adds a GEMM runs on the calling thread only.
     static let parallelThreshold = 1 << 16
+    /// Depth of the k blocks when small-m products read B in place.
+    static let directKC = 16
 
     static func run(
         m: Int, n: Int, k: Int, a: SGEMMOperandA, b: SGEMMSourceB,
@@ -29,7 +31,7 @@ enum SGEMMDriver {
         bias: GEMMBias, clamp: ClosedRange<Float>?, pool: ThreadPool?, kernel: SGEMMKernel
     ) {
         if m <= 0 || n <= 0 { return }
-        var epilogue = frugal_sgemm_epilogue(flags: 0, bias: nil, lo: 0, hi: 0)
+        var epilogue = frugal_sgemm_epilogue(flags: 0, bias: nil, lo: 0, hi: 0, prefetch: 0)
         if let clamp {
             epilogue.flags |= UInt32(FRUGAL_SGEMM_CLAMP)
             epilogue.lo = clamp.lowerBound
@@ -44,13 +46,14 @@ enum SGEMMDriver {
         case .perColumn(let p): biasBase = p; biasPerRow = false
             epilogue.flags |= UInt32(FRUGAL_SGEMM_BIAS_COL)
         }
+        let threads = m * n * k >= parallelThreshold ? (pool?.threadCount ?? 1) : 1
         let job = Job(
             m: m, n: n, k: k, a: a, b: b, c: c, ldc: ldc, accumulate: accumulate,
             epilogue: epilogue, biasBase: biasBase, biasPerRow: biasPerRow, kernel: kernel,
-            threads: m * n * k >= parallelThreshold ? (pool?.threadCount ?? 1) : 1, pool: pool)
+            threads: threads, pool: threads > 1 ? pool : nil)
         let ws = SGEMMWorkspace.take()
         defer { SGEMMWorkspace.recycle(ws) }
-        if k == 0 || m <= kernel.mr {
+        if k == 0 || m <= kernel.mr {  // (k == 0: any m)
             job.singlePass(ws)
         } else {
             job.blocked(ws)
@@ -108,81 +111,129 @@ enum SGEMMDriver {
             let mr = kernel.mr, nr = kernel.nr
             let panels = (n + nr - 1) / nr
             let tasks = max(1, min(threads, panels))
-            // Slot 0: all of op(A) as panels; slots 1...: a B panel per task when B needs packing.
-            ws.reserve(slot: 0, count: max(1, m * k + mr * k))
-            let aPack = ws.buffer(0)
-            if k > 0 { SGEMMPacking.packA(a, i0: 0, rows: m, p0: 0, kc: k, mr: mr, into: aPack) }
-            var needsPanel = false
-            if case .plain(let ob) = b, ob.trans { needsPanel = true }
-            if needsPanel { for t in 0..<tasks { ws.reserve(slot: 1 + t, count: k * nr) } }
             let base = blockEpilogue(first: true, last: true)
-
-            SGEMMDriver.parallel(tasks, pool) { t in
-                let (q0, q1) = SGEMMDriver.split(panels, tasks, t)
-                var e = base
-                var ir = 0
-                while ir < m {
-                    let rows = min(mr, m - ir)
-                    for q in q0..<q1 {
-                        let j = q * nr, w = min(nr, n - j)
-                        tileEpilogue(&e, i: ir, j: j)
-                        let ct = c + ir * ldc + j
-                        let at = UnsafePointer(aPack + ir * k)
-                        if k == 0 {
-                            kernel.tile(mr: rows, nr: w, kc: 0, a: at, b: at, ldb: 0, c: ct, ldc: ldc, epilogue: &e)
-                            continue
+            if k == 0 {
+                // C = epilogue(0): the kernel with an empty k loop never reads A or B.
+                SGEMMDriver.parallel(tasks, pool) { t in
+                    let (q0, q1) = SGEMMDriver.split(panels, tasks, t)
+                    var e = base
+                    var ir = 0
+                    while ir < m {
+                        for q in q0..<q1 {
+                            tileEpilogue(&e, i: ir, j: q * nr)
+                            kernel.tile(
+                                mr: min(mr, m - ir), nr: min(nr, n - q * nr), kc: 0, a: c, b: c, ldb: 0,
+                                c: c + ir * ldc + q * nr, ldc: ldc, epilogue: &e)
                         }
-                        switch b {
-                        case .packed(let pb):
-                            kernel.tile(mr: rows, nr: w, kc: k, a: at, b: pb.panel(q), ldb: nr, c: ct, ldc: ldc, epilogue: &e)
-                        case .plain(let ob) where ob.trans:
-                            let panel = ws.buffer(1 + t)
-                            SGEMMPacking.packBPanel(ob, p0: 0, kc: k, j0: j, width: w, nr: nr, into: panel)
-                            kernel.tile(mr: rows, nr: w, kc: k, a: at, b: panel, ldb: nr, c: ct, ldc: ldc, epilogue: &e)
-                        case .plain(let ob):
-                            e.flags |= UInt32(FRUGAL_SGEMM_DIRECT_B)
-                            kernel.tile(mr: rows, nr: w, kc: k, a: at, b: ob.base + j, ldb: ob.ld, c: ct, ldc: ldc, epilogue: &e)
-                        }
+                        ir += mr
                     }
-                    ir += rows
+                }
+                return
+            }
+            // Slot 0: all of op(A), one panel; slots 1...: a B panel per task for transposed B.
+            ws.reserve(slot: 0, count: m * k)
+            let aPack = UnsafePointer(ws.buffer(0))
+            SGEMMPacking.packA(a, i0: 0, rows: m, p0: 0, kc: k, mr: mr, into: ws.buffer(0))
+            switch b {
+            case .packed(let pb):
+                // Whole-k panels, contiguous: one kernel call per panel.
+                SGEMMDriver.parallel(tasks, pool) { t in
+                    let (q0, q1) = SGEMMDriver.split(panels, tasks, t)
+                    var e = base
+                    for q in q0..<q1 {
+                        tileEpilogue(&e, i: 0, j: q * nr)
+                        kernel.tile(
+                            mr: m, nr: min(nr, n - q * nr), kc: k, a: aPack, b: pb.panel(q), ldb: nr,
+                            c: c + q * nr, ldc: ldc, epilogue: &e)
+                    }
+                }
+            case .plain(let ob) where ob.trans:
+                for t in 0..<tasks { ws.reserve(slot: 1 + t, count: k * nr) }
+                SGEMMDriver.parallel(tasks, pool) { t in
+                    let (q0, q1) = SGEMMDriver.split(panels, tasks, t)
+                    let panel = ws.buffer(1 + t)
+                    var e = base
+                    for q in q0..<q1 {
+                        let w = min(nr, n - q * nr)
+                        SGEMMPacking.packBPanel(ob, p0: 0, kc: k, j0: q * nr, width: w, nr: nr, into: panel)
+                        tileEpilogue(&e, i: 0, j: q * nr)
+                        kernel.tile(
+                            mr: m, nr: w, kc: k, a: aPack, b: panel, ldb: nr, c: c + q * nr, ldc: ldc,
+                            epilogue: &e)
+                    }
+                }
+            case .plain(let ob):
+                // B read in place. With 1-2 rows there is so little work per B element that
+                // memory streaming rules: blocks of `directKC` rows sweep all the task's
+                // panels, so each of those rows is a sequential stream (prefetched 64 floats
+                // ahead). With more rows, one whole-k pass per panel (prefetched 8 rows
+                // ahead) avoids reloading the C tile.
+                let kd = m <= 2 ? SGEMMDriver.directKC : k
+                let prefetch = m <= 2 ? 64 : 8 * ob.ld
+                SGEMMDriver.parallel(tasks, pool) { t in
+                    let (q0, q1) = SGEMMDriver.split(panels, tasks, t)
+                    var pc = 0
+                    while pc < k {
+                        let kc = min(kd, k - pc)
+                        var e = blockEpilogue(first: pc == 0, last: pc + kc == k)
+                        e.flags |= UInt32(FRUGAL_SGEMM_DIRECT_B)
+                        e.prefetch = prefetch
+                        let bRows = ob.base + pc * ob.ld
+                        for q in q0..<q1 {
+                            tileEpilogue(&e, i: 0, j: q * nr)
+                            kernel.tile(
+                                mr: m, nr: min(nr, n - q * nr), kc: kc, a: aPack + pc * m, b: bRows + q * nr,
+                                ldb: ob.ld, c: c + q * nr, ldc: ldc, epilogue: &e)
+                        }
+                        pc += kc
+                    }
                 }
             }
         }
 
         // MARK: blocked (m > MR)
 
-        /// The task grid (tm row parts x tn column parts) for `rowPanels` x `colPanels` tiles.
-        func grid(rowPanels: Int, colPanels: Int) -> (Int, Int) {
-            var best = (1, 1), bestCost = Int.max
-            for tm in 1...threads where threads % tm == 0 {
-                let tn = threads / tm
-                if tm > rowPanels || tn > colPanels { continue }
-                // Tiles on the busiest task; splitting n also repacks A on every task.
-                let cost = ((rowPanels + tm - 1) / tm) * ((colPanels + tn - 1) / tn) * 8 + (tn - 1)
-                if cost < bestCost { bestCost = cost; best = (tm, tn) }
-            }
-            return best
-        }
+        @inline(__always)
+        func roundUp(_ x: Int, _ to: Int) -> Int { (x + to - 1) / to * to }
 
         func blocked(_ ws: SGEMMWorkspace) {
-            let mr = kernel.mr, nr = kernel.nr, kcMax = kernel.kc
-            let mcMax = kernel.mc, ncMax = kernel.nc
+            let mr = kernel.mr, nr = kernel.nr
             let rowPanels = (m + mr - 1) / mr
-            let (tm, tn) = grid(rowPanels: rowPanels, colPanels: (min(n, ncMax) + nr - 1) / nr)
-            let tasks = tm * tn
-            let kcFirst = min(kcMax, k)
+            // Blocks of k and n of near-equal size (k = 600 is 2 x 300, not 512 + 88).
+            let kBlocks = (k + kernel.kc - 1) / kernel.kc
+            let kcStep = (k + kBlocks - 1) / kBlocks
+            let nBlocks = (n + kernel.nc - 1) / kernel.nc
+            let ncStep = roundUp((n + nBlocks - 1) / nBlocks, nr)
+            // Tasks: row blocks of at most MC rows x column chunks. With several threads,
+            // enough row panels means an m split into a multiple of the thread count of row
+            // blocks (all tasks share the packed B); otherwise (small m) each row block is
+            // split into column chunks, one per thread, each task repacking its few rows of
+            // A. Tasks are claimed dynamically, so a core busy elsewhere just takes fewer.
+            var rowBlocks = (rowPanels + kernel.mc / mr - 1) / (kernel.mc / mr)
+            var colChunks = 1
+            if threads > 1 {
+                if rowPanels >= 4 * threads {
+                    rowBlocks = min(rowPanels, roundUp(rowBlocks, threads))
+                } else {
+                    colChunks = threads
+                }
+            }
+            let tasks = rowBlocks * colChunks
             var packedB: GEMM.PackedB? = nil
             if case .packed(let pb) = b { packedB = pb }
-            if packedB == nil { ws.reserve(slot: 0, count: kcFirst * ((min(n, ncMax) + nr - 1) / nr) * nr) }
-            for t in 0..<tasks { ws.reserve(slot: 1 + t, count: min(mcMax, m) * kcFirst + mr * kcFirst) }
+            if packedB == nil { ws.reserve(slot: 0, count: kcStep * ncStep) }
+            let blockRows = (rowPanels + rowBlocks - 1) / rowBlocks * mr
+            let slots = min(threads, tasks)
+            for s in 0..<slots { ws.reserve(slot: 1 + s, count: blockRows * kcStep) }
 
             var jc = 0
             while jc < n {
-                let nc = min(ncMax, n - jc)
+                let nc = min(ncStep, n - jc)
                 let colPanels = (nc + nr - 1) / nr
+                let chunks = min(colChunks, colPanels)
                 var pc = 0
                 while pc < k {
-                    let kc = min(kcMax, k - pc)
+                    let kc = min(kcStep, k - pc)
                     let base = blockEpilogue(first: pc == 0, last: pc + kc == k)
                     // B block: shared packed buffer, or the caller's PackedB in place.
                     let bBlock: UnsafePointer<Float>, panelStride: Int
@@ -192,7 +243,7 @@ enum SGEMMDriver {
                     } else {
                         guard case .plain(let ob) = b else { return }
                         let dst = ws.buffer(0)
-                        let packTasks = min(threads, colPanels)
+                        let packTasks = threads == 1 ? 1 : min(colPanels, 4 * threads)
                         SGEMMDriver.parallel(packTasks, pool) { t in
                             let (q0, q1) = SGEMMDriver.split(colPanels, packTasks, t)
                             let j0 = q0 * nr, j1 = min(nc, q1 * nr)
@@ -203,12 +254,14 @@ enum SGEMMDriver {
                         bBlock = UnsafePointer(dst)
                         panelStride = kc * nr
                     }
-                    SGEMMDriver.parallel(tasks, pool) { t in
-                        let (r0, r1) = SGEMMDriver.split(rowPanels, tm, t / tn)
-                        let (q0, q1) = SGEMMDriver.split(colPanels, tn, t % tn)
+                    SGEMMDriver.parallel(rowBlocks * chunks, pool) { t in
+                        let (r0, r1) = SGEMMDriver.split(rowPanels, rowBlocks, t / chunks)
+                        let (q0, q1) = SGEMMDriver.split(colPanels, chunks, t % chunks)
+                        let slot = ws.acquireSlot()
                         computeBlock(
                             rows: (r0 * mr)..<min(m, r1 * mr), panels: q0..<q1, jc: jc, pc: pc, kc: kc,
-                            bBlock: bBlock, panelStride: panelStride, aPack: ws.buffer(1 + t), base: base)
+                            bBlock: bBlock, panelStride: panelStride, aPack: ws.buffer(1 + slot), base: base)
+                        ws.releaseSlot(slot)
                     }
                     pc += kc
                 }
@@ -216,7 +269,7 @@ enum SGEMMDriver {
             }
         }
 
-        /// One task's share of a KC x NC block: its rows of C, its range of B panels.
+        /// One task's share of a KC x NC block: its rows of C (one A block), its B panels.
         @inline(__always)
         func computeBlock(
             rows: Range<Int>, panels: Range<Int>, jc: Int, pc: Int, kc: Int,
@@ -224,25 +277,21 @@ enum SGEMMDriver {
             aPack: UnsafeMutablePointer<Float>, base: frugal_sgemm_epilogue
         ) {
             let mr = kernel.mr, nr = kernel.nr
+            let ic = rows.lowerBound, mc = rows.count
             var e = base
-            var ic = rows.lowerBound
-            while ic < rows.upperBound {
-                let mc = min(kernel.mc, rows.upperBound - ic)
-                SGEMMPacking.packA(a, i0: ic, rows: mc, p0: pc, kc: kc, mr: mr, into: aPack)
-                for q in panels {
-                    let j = jc + q * nr, w = min(nr, n - j)
-                    let bp = bBlock + q * panelStride
-                    var ir = 0
-                    while ir < mc {
-                        let rr = min(mr, mc - ir)
-                        tileEpilogue(&e, i: ic + ir, j: j)
-                        kernel.tile(
-                            mr: rr, nr: w, kc: kc, a: aPack + ir * kc, b: bp, ldb: nr,
-                            c: c + (ic + ir) * ldc + j, ldc: ldc, epilogue: &e)
-                        ir += mr
-                    }
+            SGEMMPacking.packA(a, i0: ic, rows: mc, p0: pc, kc: kc, mr: mr, into: aPack)
+            for q in panels {
+                let j = jc + q * nr, w = min(nr, n - j)
+                let bp = bBlock + q * panelStride
+                var ir = 0
+                while ir < mc {
+                    let rr = min(mr, mc - ir)
+                    tileEpilogue(&e, i: ic + ir, j: j)
+                    kernel.tile(
+                        mr: rr, nr: w, kc: kc, a: aPack + ir * kc, b: bp, ldb: nr,
+                        c: c + (ic + ir) * ldc + j, ldc: ldc, epilogue: &e)
+                    ir += mr
                 }
-                ic += mc
             }
         }
     }

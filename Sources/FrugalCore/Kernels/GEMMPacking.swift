@@ -148,6 +148,23 @@ final class SGEMMWorkspace: @unchecked Sendable {
         }
     }
 
+    /// Which A buffers (slots 1...) running tasks hold, one bit each.
+    private let busy = Atomic<Int>(0)
+
+    /// Claims a free A-buffer index (0-based; the buffer is slot 1 + index). At most one
+    /// task per thread runs at a time, so indices stay below the thread count.
+    func acquireSlot() -> Int {
+        while true {
+            let v = busy.load(ordering: .relaxed)
+            let i = (~v).trailingZeroBitCount
+            if busy.compareExchange(expected: v, desired: v | (1 << i), ordering: .acquiring).exchanged {
+                return i
+            }
+        }
+    }
+
+    func releaseSlot(_ i: Int) { busy.bitwiseAnd(~(1 << i), ordering: .releasing) }
+
     /// The buffer of `slot`, reserved before.
     @inline(__always)
     func buffer(_ slot: Int) -> UnsafeMutablePointer<Float> { buffers[slot].pointer }
