@@ -23,7 +23,7 @@ F_INL F_T512 __mmask16 f512_mask(size_t n) {
     return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
 }
 
-F_INL F_T512 void f512_tile(const int R, const int S, const int DIRECT, const int MASKED,
+F_INL F_T512 void f512_tile(const int R, const int S, const int NV, const int DIRECT, const int MASKED,
                             size_t nr, size_t kc, const float *a, const float *b, size_t ldb,
                             float *c, size_t ldc, const frugal_sgemm_epilogue *ep) {
     __m512 acc[S][R][2];
@@ -40,13 +40,13 @@ F_INL F_T512 void f512_tile(const int R, const int S, const int DIRECT, const in
 
 #define F512_STEP(s)                                                                   \
     do {                                                                               \
-        __m512 b0, b1;                                                                 \
+        __m512 b0, b1 = _mm512_setzero_ps();                                           \
         if (MASKED) {                                                                  \
             b0 = _mm512_maskz_loadu_ps(m0, b);                                         \
-            b1 = _mm512_maskz_loadu_ps(m1, b + 16);                                    \
+            if (NV == 2) b1 = _mm512_maskz_loadu_ps(m1, b + 16);                       \
         } else {                                                                       \
             b0 = _mm512_loadu_ps(b);                                                   \
-            b1 = _mm512_loadu_ps(b + 16);                                              \
+            if (NV == 2) b1 = _mm512_loadu_ps(b + 16);                                 \
         }                                                                              \
         if (DIRECT) {                                                                  \
             _mm_prefetch((const char *)(b + pf), _MM_HINT_T0);                         \
@@ -58,7 +58,7 @@ F_INL F_T512 void f512_tile(const int R, const int S, const int DIRECT, const in
         for (int i = 0; i < R; i++) {                                                  \
             __m512 av = _mm512_set1_ps(a[i]);                                          \
             acc[s][i][0] = _mm512_fmadd_ps(av, b0, acc[s][i][0]);                      \
-            acc[s][i][1] = _mm512_fmadd_ps(av, b1, acc[s][i][1]);                      \
+            if (NV == 2) acc[s][i][1] = _mm512_fmadd_ps(av, b1, acc[s][i][1]);         \
         }                                                                              \
         a += R;                                                                        \
         b += ldb;                                                                      \
@@ -75,14 +75,14 @@ F_INL F_T512 void f512_tile(const int R, const int S, const int DIRECT, const in
     for (int s = 1; s < S; s++)
         for (int i = 0; i < R; i++) {
             acc[0][i][0] = _mm512_add_ps(acc[0][i][0], acc[s][i][0]);
-            acc[0][i][1] = _mm512_add_ps(acc[0][i][1], acc[s][i][1]);
+            if (NV == 2) acc[0][i][1] = _mm512_add_ps(acc[0][i][1], acc[s][i][1]);
         }
 
     const uint32_t fl = ep->flags;
     __m512 bc0 = _mm512_setzero_ps(), bc1 = _mm512_setzero_ps();
     if (fl & FRUGAL_SGEMM_BIAS_COL) {
         bc0 = _mm512_maskz_loadu_ps(m0, ep->bias);
-        bc1 = _mm512_maskz_loadu_ps(m1, ep->bias + 16);
+        if (NV == 2) bc1 = _mm512_maskz_loadu_ps(m1, ep->bias + 16);
     }
     const __m512 lo = _mm512_set1_ps(ep->lo), hi = _mm512_set1_ps(ep->hi);
     for (int i = 0; i < R; i++) {
@@ -90,7 +90,7 @@ F_INL F_T512 void f512_tile(const int R, const int S, const int DIRECT, const in
         __m512 x0 = acc[0][i][0], x1 = acc[0][i][1];
         if (fl & FRUGAL_SGEMM_ACCUMULATE) {
             x0 = _mm512_add_ps(x0, _mm512_maskz_loadu_ps(m0, ci));
-            x1 = _mm512_add_ps(x1, _mm512_maskz_loadu_ps(m1, ci + 16));
+            if (NV == 2) x1 = _mm512_add_ps(x1, _mm512_maskz_loadu_ps(m1, ci + 16));
         }
         if (fl & FRUGAL_SGEMM_BIAS_COL) {
             x0 = _mm512_add_ps(x0, bc0);
@@ -106,16 +106,20 @@ F_INL F_T512 void f512_tile(const int R, const int S, const int DIRECT, const in
             x1 = _mm512_min_ps(_mm512_max_ps(x1, lo), hi);
         }
         _mm512_mask_storeu_ps(ci, m0, x0);
-        _mm512_mask_storeu_ps(ci + 16, m1, x1);
+        if (NV == 2) _mm512_mask_storeu_ps(ci + 16, m1, x1);
     }
 }
 
-// One instantiation per (rows, k splits) and per B source: packed, direct full, direct edge.
+// One instantiation per (rows, k splits), per width (one vector when nr <= 16, two
+// otherwise) and per B source: packed, direct full, direct edge.
 #define F512_CASE(R, S)                                                                 \
     case R:                                                                             \
-        if (!direct) f512_tile(R, S, 0, 0, nr, kc, a, b, ldb, c, ldc, ep);              \
-        else if (nr == 32) f512_tile(R, S, 1, 0, nr, kc, a, b, ldb, c, ldc, ep);        \
-        else f512_tile(R, S, 1, 1, nr, kc, a, b, ldb, c, ldc, ep);                      \
+        if (nr <= 16) {                                                                 \
+            if (!direct) f512_tile(R, S, 1, 0, 0, nr, kc, a, b, ldb, c, ldc, ep);       \
+            else f512_tile(R, S, 1, 1, 1, nr, kc, a, b, ldb, c, ldc, ep);               \
+        } else if (!direct) f512_tile(R, S, 2, 0, 0, nr, kc, a, b, ldb, c, ldc, ep);    \
+        else if (nr == 32) f512_tile(R, S, 2, 1, 0, nr, kc, a, b, ldb, c, ldc, ep);     \
+        else f512_tile(R, S, 2, 1, 1, nr, kc, a, b, ldb, c, ldc, ep);                   \
         break;
 
 F_T512 void frugal_sgemm_kernel_avx512(size_t mr, size_t nr, size_t kc, const float *a,

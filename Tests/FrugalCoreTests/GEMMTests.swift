@@ -159,6 +159,10 @@ private let pool3 = ThreadPool(threadCount: 3)
             Case(m: 2, n: 300, k: 300, bias: .column, packed: true),
             Case(m: 40, n: 530, k: 270, transA: true, transB: true, packed: true),
             Case(m: 200, n: 33, k: 100, padA: 3, padB: 2, padC: 1, accumulate: true),
+            // Past the narrow path (m > 192): row blocks shared among threads, 2 k blocks.
+            Case(m: 301, n: 150, k: 700, transA: true, bias: .row, clamp: 0...6),
+            Case(m: 250, n: 70, k: 530, transB: true, accumulate: true, bias: .column, packed: true),
+            Case(m: 1, n: 200, k: 1000, padB: 3, accumulate: true, bias: .column, clamp: -1...1),
         ]
         for (i, cse) in cases.enumerated() {
             for pool in [pool1, pool3] {

@@ -1,16 +1,20 @@
 // fp32 GEMM driver: cache blocking, threading and edge handling around the micro-kernels.
 //
-// Two paths:
-// - Blocked (m > MR): the five-loop nest described in GEMMKernel.swift. For each KC x NC
-//   block, B is packed once by all threads together (one parallelFor), then C is cut into a
-//   tm x tn grid of tasks (another parallelFor), one per thread; each task packs its own
-//   rows of A block by block. The grid splits m when there are enough row panels and n
-//   otherwise (small m, wide n), picking the split with the least tiles on the busiest task.
-// - Single pass (m <= MR, batch-1 style): one A panel holds all of op(A), each task takes a
-//   range of NR-column panels of C and runs the kernel over the whole k at once. B is read
-//   in place (plain row-major B, prefetched by the kernel), from a PackedB, or packed panel
-//   by panel when B is transposed. Nothing is wasted on absent rows or on packing B.
+// Three paths, by the number of rows m:
+// - Single pass (m <= MR, batch-1 style): one A panel holds all of op(A); tasks take ranges
+//   of NR-column panels of C. B comes from a PackedB (whole-k panels), is packed panel by
+//   panel when transposed, or is read in place: with 1-2 rows in short k blocks that sweep
+//   the panels (each B row a sequential stream), otherwise whole k per panel.
+// - Narrow (MR < m <= narrowRows): all of A for a k block is packed once (it fits L2);
+//   tasks take chunks of B panels and pack 4 of them at a time just before sweeping all of
+//   A over them, so B is read once, sequentially, and never round-trips through L3.
+// - Blocked (larger m): the five-loop nest described in GEMMKernel.swift. For each KC x NC
+//   block, B is packed once by all threads together (one parallelFor), then C is cut into
+//   row blocks (an m split, a multiple of the thread count) or, for few row panels, column
+//   chunks; tasks are claimed dynamically and each packs its own block of A.
 // Partial k blocks accumulate into C; bias and clamp are applied with the last k block.
+// Edges need no special code: A panels may have fewer than MR rows (the kernels have one
+// instantiation per row count), B panels are zero-padded, and C stores are masked.
 import CFrugalKernels
 
 /// Where op(B) comes from.
@@ -22,6 +26,11 @@ enum SGEMMSourceB {
 enum SGEMMDriver {
     /// Below this many multiply-adds a GEMM runs on the calling thread only.
     static let parallelThreshold = 1 << 16
+    /// Up to this many rows, the blocked path packs all of A per k block and packs B panel
+    /// by panel just in time (see `narrow`).
+    static let narrowRows = 192
+    /// B panels packed together in the narrow path (4 x 32 columns = 512-byte row runs).
+    static let narrowGroup = 4
     /// Depth of the k blocks when small-m products read B in place.
     static let directKC = 16
 
@@ -221,6 +230,10 @@ enum SGEMMDriver {
             let tasks = rowBlocks * colChunks
             var packedB: GEMM.PackedB? = nil
             if case .packed(let pb) = b { packedB = pb }
+            if m <= SGEMMDriver.narrowRows {
+                narrow(ws, kcStep: kcStep, ncStep: ncStep, packedB: packedB)
+                return
+            }
             if packedB == nil { ws.reserve(slot: 0, count: kcStep * ncStep) }
             let blockRows = (rowPanels + rowBlocks - 1) / rowBlocks * mr
             let slots = min(threads, tasks)
@@ -261,6 +274,80 @@ enum SGEMMDriver {
                         computeBlock(
                             rows: (r0 * mr)..<min(m, r1 * mr), panels: q0..<q1, jc: jc, pc: pc, kc: kc,
                             bBlock: bBlock, panelStride: panelStride, aPack: ws.buffer(1 + slot), base: base)
+                        ws.releaseSlot(slot)
+                    }
+                    pc += kc
+                }
+                jc += nc
+            }
+        }
+
+        /// Blocked path for moderate m: all of A for a k block (m x kc, at most
+        /// narrowRows x KC floats) is packed once into L2-sized shared memory, then tasks
+        /// take chunks of B panels, each packing a panel just before the kernels sweep all
+        /// of A over it, while it is hot in L1/L2. B never makes a round trip through L3,
+        /// which matters when each B element is used by few rows.
+        func narrow(_ ws: SGEMMWorkspace, kcStep: Int, ncStep: Int, packedB: GEMM.PackedB?) {
+            let mr = kernel.mr, nr = kernel.nr
+            let rowPanels = (m + mr - 1) / mr
+            ws.reserve(slot: 0, count: rowPanels * mr * kcStep)
+            if packedB == nil {
+                for s in 0..<threads { ws.reserve(slot: 1 + s, count: kcStep * nr * SGEMMDriver.narrowGroup) }
+            }
+            let aPack = ws.buffer(0)
+            var jc = 0
+            while jc < n {
+                let nc = min(ncStep, n - jc)
+                let colPanels = (nc + nr - 1) / nr
+                var pc = 0
+                while pc < k {
+                    let kc = min(kcStep, k - pc)
+                    let base = blockEpilogue(first: pc == 0, last: pc + kc == k)
+                    if jc == 0 || kc < k {
+                        let packTasks = threads == 1 ? 1 : min(rowPanels, 2 * threads)
+                        SGEMMDriver.parallel(packTasks, pool) { t in
+                            let (r0, r1) = SGEMMDriver.split(rowPanels, packTasks, t)
+                            let i0 = r0 * mr, i1 = min(m, r1 * mr)
+                            SGEMMPacking.packA(a, i0: i0, rows: i1 - i0, p0: pc, kc: kc, mr: mr, into: aPack + i0 * kc)
+                        }
+                    }
+                    let tasks = threads == 1 ? 1 : min(colPanels, 4 * threads)
+                    SGEMMDriver.parallel(tasks, pool) { t in
+                        let (q0, q1) = SGEMMDriver.split(colPanels, tasks, t)
+                        let slot = ws.acquireSlot()
+                        var e = base
+                        var g = q0
+                        while g < q1 {
+                            // A group of panels packed together, row by row (sequential reads).
+                            let g1 = min(q1, g + SGEMMDriver.narrowGroup)
+                            let bGroup: UnsafePointer<Float>, groupStride: Int
+                            switch b {
+                            case .packed(let pb):
+                                bGroup = pb.panel((jc / nr) + g) + pc * nr
+                                groupStride = pb.panelStride
+                            case .plain(let ob):
+                                let buf = ws.buffer(1 + slot)
+                                let j0 = jc + g * nr
+                                SGEMMPacking.packB(
+                                    ob, p0: pc, kc: kc, j0: j0, cols: min(n, jc + g1 * nr) - j0, nr: nr,
+                                    into: buf, panelStride: kc * nr)
+                                bGroup = UnsafePointer(buf)
+                                groupStride = kc * nr
+                            }
+                            for q in g..<g1 {
+                                let j = jc + q * nr, w = min(nr, n - j)
+                                let bp = bGroup + (q - g) * groupStride
+                                var ir = 0
+                                while ir < m {
+                                    tileEpilogue(&e, i: ir, j: j)
+                                    kernel.tile(
+                                        mr: min(mr, m - ir), nr: w, kc: kc, a: aPack + ir * kc, b: bp, ldb: nr,
+                                        c: c + ir * ldc + j, ldc: ldc, epilogue: &e)
+                                    ir += mr
+                                }
+                            }
+                            g = g1
+                        }
                         ws.releaseSlot(slot)
                     }
                     pc += kc

@@ -36,40 +36,75 @@ enum SGEMMPacking {
             if a.trans {
                 // A stored k×m: each k step is a contiguous run of r floats.
                 var s = a.base + p0 * a.ld + (i0 + ir)
-                for p in 0..<kc {
-                    let dp = d + p * r
-                    for i in 0..<r { dp[i] = s[i] }
-                    s += a.ld
-                }
-            } else if r == 12 {
-                packRows12(a.base + (i0 + ir) * a.ld + p0, ld: a.ld, kc: kc, into: d)
-            } else {
-                for i in 0..<r {
-                    let s = a.base + (i0 + ir + i) * a.ld + p0
-                    var dp = d + i
+                if r == 12 {
+                    var dp = UnsafeMutableRawPointer(d)
+                    for _ in 0..<kc {
+                        let sr = UnsafeRawPointer(s)
+                        dp.storeBytes(of: sr.loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+                        dp.storeBytes(
+                            of: sr.loadUnaligned(fromByteOffset: 32, as: SIMD4<Float>.self),
+                            toByteOffset: 32, as: SIMD4<Float>.self)
+                        s += a.ld
+                        dp += 48
+                    }
+                } else {
                     for p in 0..<kc {
-                        dp.pointee = s[p]
-                        dp += r
+                        let dp = d + p * r
+                        for i in 0..<r { dp[i] = s[i] }
+                        s += a.ld
                     }
                 }
+            } else {
+                transpose(a.base + (i0 + ir) * a.ld + p0, ld: a.ld, rows: r, depth: kc, into: d, stride: r)
             }
             ir += r
         }
     }
 
-    /// Transposes a 12-row strip of a row-major A into k-major order.
+    /// dst[p * stride + r] = src[r * ld + p] for r < rows, p < depth: rows of the source
+    /// become columns. Blocks of 4 x 4 go through SIMD registers (4 loads, 8 shuffles,
+    /// 4 stores for 16 floats); leftover rows and columns are copied one by one.
     @inline(__always)
-    private static func packRows12(
-        _ s: UnsafePointer<Float>, ld: Int, kc: Int, into d: UnsafeMutablePointer<Float>
+    static func transpose(
+        _ src: UnsafePointer<Float>, ld: Int, rows: Int, depth: Int,
+        into dst: UnsafeMutablePointer<Float>, stride: Int
     ) {
-        var dp = d
-        for p in 0..<kc {
-            var sp = s + p
-            for i in 0..<12 {
-                dp[i] = sp.pointee
-                sp += ld
+        let rows4 = rows & ~3, depth4 = depth & ~3
+        var r = 0
+        while r < rows4 {
+            let s0 = UnsafeRawPointer(src + r * ld), s1 = s0 + ld * 4
+            let s2 = s1 + ld * 4, s3 = s2 + ld * 4
+            var p = 0
+            while p < depth4 {
+                let o = p * 4
+                let a = s0.loadUnaligned(fromByteOffset: o, as: SIMD4<Float>.self)
+                let b = s1.loadUnaligned(fromByteOffset: o, as: SIMD4<Float>.self)
+                let c = s2.loadUnaligned(fromByteOffset: o, as: SIMD4<Float>.self)
+                let e = s3.loadUnaligned(fromByteOffset: o, as: SIMD4<Float>.self)
+                let lo0 = SIMD4(a[0], b[0], a[1], b[1]), lo1 = SIMD4(c[0], e[0], c[1], e[1])
+                let hi0 = SIMD4(a[2], b[2], a[3], b[3]), hi1 = SIMD4(c[2], e[2], c[3], e[3])
+                let d = UnsafeMutableRawPointer(dst + p * stride + r)
+                let ds = stride * 4
+                d.storeBytes(of: SIMD4(lo0[0], lo0[1], lo1[0], lo1[1]), as: SIMD4<Float>.self)
+                d.storeBytes(of: SIMD4(lo0[2], lo0[3], lo1[2], lo1[3]), toByteOffset: ds, as: SIMD4<Float>.self)
+                d.storeBytes(of: SIMD4(hi0[0], hi0[1], hi1[0], hi1[1]), toByteOffset: 2 * ds, as: SIMD4<Float>.self)
+                d.storeBytes(of: SIMD4(hi0[2], hi0[3], hi1[2], hi1[3]), toByteOffset: 3 * ds, as: SIMD4<Float>.self)
+                p += 4
             }
-            dp += 12
+            r += 4
+        }
+        if depth4 < depth {
+            for r in 0..<rows4 {
+                for p in depth4..<depth { dst[p * stride + r] = src[r * ld + p] }
+            }
+        }
+        for r in rows4..<rows {
+            let s = src + r * ld
+            var d = dst + r
+            for p in 0..<depth {
+                d.pointee = s[p]
+                d += stride
+            }
         }
     }
 
@@ -79,6 +114,43 @@ enum SGEMMPacking {
         _ b: SGEMMOperandB, p0: Int, kc: Int, j0: Int, cols: Int, nr: Int,
         into dst: UnsafeMutablePointer<Float>, panelStride: Int
     ) {
+        var full = cols / nr
+        if !b.trans && nr == 32 && full > 0 {
+            // Row by row across groups of 4 panels: each source row is read as a 512-byte
+            // sequential run, which the hardware prefetchers follow (a panel at a time
+            // would jump a row of B every 128 bytes), while the destination stays 4
+            // streams (more, 64 KiB apart, would collide in the same L1 sets).
+            var s0 = b.base + p0 * b.ld + j0
+            var d0 = dst
+            while full > 0 {
+                let group = min(full, 4)
+                let stride = b.ld * 4, ps = panelStride * 4
+                var s = UnsafeRawPointer(s0)
+                var d = UnsafeMutableRawPointer(d0)
+                for _ in 0..<kc {
+                    var sq = s, dq = d
+                    for _ in 0..<group {
+                        dq.storeBytes(of: sq.loadUnaligned(as: SIMD16<Float>.self), as: SIMD16<Float>.self)
+                        dq.storeBytes(
+                            of: sq.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self),
+                            toByteOffset: 64, as: SIMD16<Float>.self)
+                        sq += 128
+                        dq += ps
+                    }
+                    s += stride
+                    d += 128
+                }
+                full -= group
+                s0 += group * nr
+                d0 += group * panelStride
+            }
+            let done = cols / nr * nr
+            if done < cols {
+                packBPanel(b, p0: p0, kc: kc, j0: j0 + done, width: cols - done, nr: nr,
+                           into: dst + (done / nr) * panelStride)
+            }
+            return
+        }
         var jr = 0
         while jr < cols {
             let w = min(nr, cols - jr)
@@ -97,14 +169,7 @@ enum SGEMMPacking {
             if width < nr {
                 for p in 0..<kc { (d + p * nr + width).update(repeating: 0, count: nr - width) }
             }
-            for j in 0..<width {
-                let s = b.base + (j0 + j) * b.ld + p0
-                var dp = d + j
-                for p in 0..<kc {
-                    dp.pointee = s[p]
-                    dp += nr
-                }
-            }
+            transpose(b.base + j0 * b.ld + p0, ld: b.ld, rows: width, depth: kc, into: d, stride: nr)
         } else if width == nr && nr == 32 {
             var s = UnsafeRawPointer(b.base + p0 * b.ld + j0)
             var dp = UnsafeMutableRawPointer(d)
