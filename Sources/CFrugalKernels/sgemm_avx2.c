@@ -128,8 +128,76 @@ F_T256 void frugal_sgemm_kernel_avx2(size_t mr, size_t nr, size_t kc, const floa
 }
 #undef F256_CASE
 
+F_INL F_T256 float f256_hsum(__m256 v) {
+    __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    x = _mm_add_ss(x, _mm_movehdup_ps(x));
+    return _mm_cvtss_f32(x);
+}
+
+// Dot products for few rows x transposed B: R x C accumulators of 8 lanes along k, the k
+// tail by masked loads, then one horizontal sum per element.
+F_INL F_T256 void f256_dot(const int R, const int C, size_t k, const float *a, size_t lda,
+                           const float *b, size_t ldb, float *c, size_t ldc,
+                           const frugal_sgemm_epilogue *ep) {
+    __m256 acc[R][C];
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < C; j++) acc[i][j] = _mm256_setzero_ps();
+    size_t p = 0;
+    for (; p + 8 <= k; p += 8) {
+        __m256 bv[C];
+        for (int j = 0; j < C; j++) bv[j] = _mm256_loadu_ps(b + j * ldb + p);
+        for (int i = 0; i < R; i++) {
+            __m256 av = _mm256_loadu_ps(a + i * lda + p);
+            for (int j = 0; j < C; j++) acc[i][j] = _mm256_fmadd_ps(av, bv[j], acc[i][j]);
+        }
+    }
+    if (p < k) {
+        const __m256i m = f256_mask(k - p);
+        __m256 bv[C];
+        for (int j = 0; j < C; j++) bv[j] = _mm256_maskload_ps(b + j * ldb + p, m);
+        for (int i = 0; i < R; i++) {
+            __m256 av = _mm256_maskload_ps(a + i * lda + p, m);
+            for (int j = 0; j < C; j++) acc[i][j] = _mm256_fmadd_ps(av, bv[j], acc[i][j]);
+        }
+    }
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < C; j++) {
+            float *cij = c + i * ldc + j;
+            *cij = frugal_sgemm_epilogue_one(f256_hsum(acc[i][j]), cij, i, j, ep);
+        }
+}
+
+#define F256_DOT_ROW(R)                                                                 \
+    case R:                                                                             \
+        switch (nr) {                                                                   \
+        case 1: f256_dot(R, 1, k, a, lda, b, ldb, c, ldc, ep); break;                   \
+        case 2: f256_dot(R, 2, k, a, lda, b, ldb, c, ldc, ep); break;                   \
+        case 3: f256_dot(R, 3, k, a, lda, b, ldb, c, ldc, ep); break;                   \
+        default: f256_dot(R, 4, k, a, lda, b, ldb, c, ldc, ep); break;                  \
+        }                                                                               \
+        break;
+
+F_T256 void frugal_sgemm_dot_avx2(size_t mr, size_t nr, size_t k, const float *a, size_t lda,
+                                  const float *b, size_t ldb, float *c, size_t ldc,
+                                  const frugal_sgemm_epilogue *ep) {
+    switch (mr) {
+        F256_DOT_ROW(1)
+        F256_DOT_ROW(2)
+        F256_DOT_ROW(3)
+        F256_DOT_ROW(4)
+    default: break;
+    }
+}
+#undef F256_DOT_ROW
+
 #else
-// Not x86-64: the symbol exists so that Swift links everywhere; it is never selected.
+// Not x86-64: the symbols exist so that Swift links everywhere; they are never selected.
+void frugal_sgemm_dot_avx2(size_t mr, size_t nr, size_t k, const float *a, size_t lda,
+                           const float *b, size_t ldb, float *c, size_t ldc,
+                           const frugal_sgemm_epilogue *ep) {
+    frugal_sgemm_dot_portable(mr, nr, k, a, lda, b, ldb, c, ldc, ep);
+}
 void frugal_sgemm_kernel_avx2(size_t mr, size_t nr, size_t kc, const float *a,
                               const float *b, size_t ldb, float *c, size_t ldc,
                               const frugal_sgemm_epilogue *ep) {

@@ -144,8 +144,69 @@ F_T512 void frugal_sgemm_kernel_avx512(size_t mr, size_t nr, size_t kc, const fl
 }
 #undef F512_CASE
 
+// Dot products for few rows x transposed B: R x C accumulators of 16 lanes along k, the k
+// tail by masked loads, then one horizontal sum per element.
+F_INL F_T512 void f512_dot(const int R, const int C, size_t k, const float *a, size_t lda,
+                           const float *b, size_t ldb, float *c, size_t ldc,
+                           const frugal_sgemm_epilogue *ep) {
+    __m512 acc[R][C];
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < C; j++) acc[i][j] = _mm512_setzero_ps();
+    size_t p = 0;
+    for (; p + 16 <= k; p += 16) {
+        __m512 bv[C];
+        for (int j = 0; j < C; j++) bv[j] = _mm512_loadu_ps(b + j * ldb + p);
+        for (int i = 0; i < R; i++) {
+            __m512 av = _mm512_loadu_ps(a + i * lda + p);
+            for (int j = 0; j < C; j++) acc[i][j] = _mm512_fmadd_ps(av, bv[j], acc[i][j]);
+        }
+    }
+    if (p < k) {
+        const __mmask16 m = f512_mask(k - p);
+        __m512 bv[C];
+        for (int j = 0; j < C; j++) bv[j] = _mm512_maskz_loadu_ps(m, b + j * ldb + p);
+        for (int i = 0; i < R; i++) {
+            __m512 av = _mm512_maskz_loadu_ps(m, a + i * lda + p);
+            for (int j = 0; j < C; j++) acc[i][j] = _mm512_fmadd_ps(av, bv[j], acc[i][j]);
+        }
+    }
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < C; j++) {
+            float *cij = c + i * ldc + j;
+            *cij = frugal_sgemm_epilogue_one(_mm512_reduce_add_ps(acc[i][j]), cij, i, j, ep);
+        }
+}
+
+#define F512_DOT_ROW(R)                                                                 \
+    case R:                                                                             \
+        switch (nr) {                                                                   \
+        case 1: f512_dot(R, 1, k, a, lda, b, ldb, c, ldc, ep); break;                   \
+        case 2: f512_dot(R, 2, k, a, lda, b, ldb, c, ldc, ep); break;                   \
+        case 3: f512_dot(R, 3, k, a, lda, b, ldb, c, ldc, ep); break;                   \
+        default: f512_dot(R, 4, k, a, lda, b, ldb, c, ldc, ep); break;                  \
+        }                                                                               \
+        break;
+
+F_T512 void frugal_sgemm_dot_avx512(size_t mr, size_t nr, size_t k, const float *a,
+                                    size_t lda, const float *b, size_t ldb, float *c,
+                                    size_t ldc, const frugal_sgemm_epilogue *ep) {
+    switch (mr) {
+        F512_DOT_ROW(1)
+        F512_DOT_ROW(2)
+        F512_DOT_ROW(3)
+        F512_DOT_ROW(4)
+    default: break;
+    }
+}
+#undef F512_DOT_ROW
+
 #else
-// Not x86-64: the symbol exists so that Swift links everywhere; it is never selected.
+// Not x86-64: the symbols exist so that Swift links everywhere; they are never selected.
+void frugal_sgemm_dot_avx512(size_t mr, size_t nr, size_t k, const float *a, size_t lda,
+                             const float *b, size_t ldb, float *c, size_t ldc,
+                             const frugal_sgemm_epilogue *ep) {
+    frugal_sgemm_dot_portable(mr, nr, k, a, lda, b, ldb, c, ldc, ep);
+}
 void frugal_sgemm_kernel_avx512(size_t mr, size_t nr, size_t kc, const float *a,
                                 const float *b, size_t ldb, float *c, size_t ldc,
                                 const frugal_sgemm_epilogue *ep) {

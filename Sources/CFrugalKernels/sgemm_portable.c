@@ -61,3 +61,24 @@ void frugal_sgemm_kernel_portable(size_t mr, size_t nr, size_t kc, const float *
     default: break;
     }
 }
+
+// Dot products for few rows x transposed B, 8 partial sums per element so that the
+// compiler can vectorise the k loop without reassociating.
+void frugal_sgemm_dot_portable(size_t mr, size_t nr, size_t k, const float *a, size_t lda,
+                               const float *b, size_t ldb, float *c, size_t ldc,
+                               const frugal_sgemm_epilogue *ep) {
+    for (size_t i = 0; i < mr; i++) {
+        for (size_t j = 0; j < nr; j++) {
+            const float *ai = a + i * lda, *bj = b + j * ldb;
+            float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            size_t p = 0;
+            for (; p + 8 <= k; p += 8)
+                for (int u = 0; u < 8; u++) part[u] += ai[p + u] * bj[p + u];
+            float x = 0;
+            for (; p < k; p++) x += ai[p] * bj[p];
+            for (int u = 0; u < 8; u++) x += part[u];
+            float *cij = c + i * ldc + j;
+            *cij = frugal_sgemm_epilogue_one(x, cij, i, j, ep);
+        }
+    }
+}

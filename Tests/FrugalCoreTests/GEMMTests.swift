@@ -171,6 +171,23 @@ private let pool3 = ThreadPool(threadCount: 3)
         }
     }
 
+    @Test(arguments: isas) func fewRowsTransposedB(isa: KernelISA) {
+        // The dot-product path: m <= 4 with B stored n×k, k tails around 8 and 16 lanes.
+        var seed: UInt64 = 900
+        for m in 1...5 {
+            for n in [1, 3, 4, 5, 9] {
+                for k in [1, 7, 8, 15, 16, 17, 40] {
+                    seed += 1
+                    let cse = Case(
+                        m: m, n: n, k: k, transA: seed % 2 == 0, transB: true, padA: Int(seed % 3),
+                        padB: Int(seed % 2), accumulate: seed % 3 == 0, bias: BiasKind.allCases[Int(seed % 3)],
+                        clamp: seed % 4 == 0 ? -0.3...0.3 : nil)
+                    if let f = cse.run(isa: isa, pool: pool3, seed: seed) { Issue.record("\(f)"); return }
+                }
+            }
+        }
+    }
+
     @Test func packedBRemembersItsLayout() {
         let b = [Float](repeating: 1, count: 40 * 50)
         b.withUnsafeBufferPointer { bp in

@@ -52,6 +52,33 @@ void frugal_sgemm_kernel_portable(size_t mr, size_t nr, size_t kc, const float *
                                   const float *b, size_t ldb, float *c, size_t ldc,
                                   const frugal_sgemm_epilogue *ep);
 
+// Dot-product kernels for products with few rows and a transposed B (B stored n x k):
+// C[i, j] = sum_p a[i * lda + p] * b[j * ldb + p] for i < mr <= 4, j < nr <= 4, then the
+// epilogue (DIRECT_B and prefetch are ignored). Both operands are read along k, contiguously.
+enum { FRUGAL_SGEMM_DOT_MR = 4, FRUGAL_SGEMM_DOT_NR = 4 };
+void frugal_sgemm_dot_avx512(size_t mr, size_t nr, size_t k, const float *a, size_t lda,
+                             const float *b, size_t ldb, float *c, size_t ldc,
+                             const frugal_sgemm_epilogue *ep);
+void frugal_sgemm_dot_avx2(size_t mr, size_t nr, size_t k, const float *a, size_t lda,
+                           const float *b, size_t ldb, float *c, size_t ldc,
+                           const frugal_sgemm_epilogue *ep);
+void frugal_sgemm_dot_portable(size_t mr, size_t nr, size_t k, const float *a, size_t lda,
+                               const float *b, size_t ldb, float *c, size_t ldc,
+                               const frugal_sgemm_epilogue *ep);
+
+// Applies the epilogue to one element (shared by the dot-product kernels).
+static inline float frugal_sgemm_epilogue_one(float x, float *c, size_t i, size_t j,
+                                              const frugal_sgemm_epilogue *ep) {
+    if (ep->flags & FRUGAL_SGEMM_ACCUMULATE) x += *c;
+    if (ep->flags & FRUGAL_SGEMM_BIAS_COL) x += ep->bias[j];
+    if (ep->flags & FRUGAL_SGEMM_BIAS_ROW) x += ep->bias[i];
+    if (ep->flags & FRUGAL_SGEMM_CLAMP) {
+        x = x < ep->lo ? ep->lo : x;
+        x = x > ep->hi ? ep->hi : x;
+    }
+    return x;
+}
+
 #ifdef __cplusplus
 }
 #endif

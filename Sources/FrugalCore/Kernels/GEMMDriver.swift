@@ -3,8 +3,9 @@
 // Three paths, by the number of rows m:
 // - Single pass (m <= MR, batch-1 style): one A panel holds all of op(A); tasks take ranges
 //   of NR-column panels of C. B comes from a PackedB (whole-k panels), is packed panel by
-//   panel when transposed, or is read in place: with 1-2 rows in short k blocks that sweep
-//   the panels (each B row a sequential stream), otherwise whole k per panel.
+//   panel when transposed (by dot products of contiguous rows for m <= 4), or is read in
+//   place: with 1-2 rows in short k blocks that sweep the panels (each B row a sequential
+//   stream), otherwise whole k per panel.
 // - Narrow (MR < m <= narrowRows): all of A for a k block is packed once (it fits L2);
 //   tasks take chunks of B panels and pack 4 of them at a time just before sweeping all of
 //   A over them, so B is read once, sequentially, and never round-trips through L3.
@@ -26,6 +27,8 @@ enum SGEMMSourceB {
 enum SGEMMDriver {
     /// Below this many multiply-adds a GEMM runs on the calling thread only.
     static let parallelThreshold = 1 << 16
+    /// Up to this many rows, a transposed B is multiplied by dot products (no packing).
+    static let dotRows = 4
     /// Up to this many rows, the blocked path packs all of A per k block and packs B panel
     /// by panel just in time (see `narrow`).
     static let narrowRows = 192
@@ -139,6 +142,10 @@ enum SGEMMDriver {
                 }
                 return
             }
+            if case .plain(let ob) = b, ob.trans, m <= SGEMMDriver.dotRows {
+                dotProducts(ws, ob)
+                return
+            }
             // Slot 0: all of op(A), one panel; slots 1...: a B panel per task for transposed B.
             ws.reserve(slot: 0, count: m * k)
             let aPack = UnsafePointer(ws.buffer(0))
@@ -196,6 +203,31 @@ enum SGEMMDriver {
                         }
                         pc += kc
                     }
+                }
+            }
+        }
+
+        /// m <= 4 rows times a transposed B (n×k): every element of C is a dot product of
+        /// two contiguous rows, so nothing of B is packed and B is read once, sequentially.
+        func dotProducts(_ ws: SGEMMWorkspace, _ ob: SGEMMOperandB) {
+            var rows = a.base, lda = a.ld
+            if a.trans {
+                // A stored k×m: make its m rows contiguous.
+                ws.reserve(slot: 0, count: m * k)
+                SGEMMPacking.transpose(a.base, ld: a.ld, rows: k, depth: m, into: ws.buffer(0), stride: k)
+                rows = UnsafePointer(ws.buffer(0))
+                lda = k
+            }
+            let groups = (n + 3) / 4
+            let tasks = threads == 1 ? 1 : min(groups, 4 * threads)
+            let base = blockEpilogue(first: true, last: true)
+            SGEMMDriver.parallel(tasks, pool) { t in
+                let (g0, g1) = SGEMMDriver.split(groups, tasks, t)
+                var e = base
+                for g in g0..<g1 {
+                    let j = g * 4
+                    tileEpilogue(&e, i: 0, j: j)
+                    kernel.dot(m, min(4, n - j), k, rows, lda, ob.base + j * ob.ld, ob.ld, c + j, ldc, &e)
                 }
             }
         }

@@ -28,6 +28,11 @@ typealias SGEMMKernelFunction = @convention(c) (
     UnsafeMutablePointer<Float>?, Int, UnsafePointer<frugal_sgemm_epilogue>?
 ) -> Void
 
+typealias SGEMMDotFunction = @convention(c) (
+    Int, Int, Int, UnsafePointer<Float>?, Int, UnsafePointer<Float>?, Int,
+    UnsafeMutablePointer<Float>?, Int, UnsafePointer<frugal_sgemm_epilogue>?
+) -> Void
+
 /// One fp32 micro-kernel family with its tile shape and cache blocking.
 struct SGEMMKernel {
     /// The ISA whose layout this kernel uses (.avx512Vnni is folded into .avx512).
@@ -35,17 +40,22 @@ struct SGEMMKernel {
     let mr: Int, nr: Int
     let kc: Int, mc: Int, nc: Int
     let function: SGEMMKernelFunction
+    /// Dot-product kernel for up to 4 rows x 4 columns with a transposed B.
+    let dot: SGEMMDotFunction
 
     static let avx512 = SGEMMKernel(
         isa: .avx512, mr: FRUGAL_SGEMM_AVX512_MR, nr: FRUGAL_SGEMM_AVX512_NR,
-        kc: 512, mc: 96, nc: 4096, function: frugal_sgemm_kernel_avx512)
+        kc: 512, mc: 96, nc: 4096, function: frugal_sgemm_kernel_avx512,
+        dot: frugal_sgemm_dot_avx512)
     static let avx2 = SGEMMKernel(
         isa: .avx2, mr: FRUGAL_SGEMM_AVX2_MR, nr: FRUGAL_SGEMM_AVX2_NR,
-        kc: 256, mc: 192, nc: 4096, function: frugal_sgemm_kernel_avx2)
+        kc: 256, mc: 192, nc: 4096, function: frugal_sgemm_kernel_avx2,
+        dot: frugal_sgemm_dot_avx2)
     static let portable = SGEMMKernel(
         isa: .portable, mr: FRUGAL_SGEMM_PORTABLE_MR,
         nr: FRUGAL_SGEMM_PORTABLE_NR,
-        kc: 256, mc: 128, nc: 4096, function: frugal_sgemm_kernel_portable)
+        kc: 256, mc: 128, nc: 4096, function: frugal_sgemm_kernel_portable,
+        dot: frugal_sgemm_dot_portable)
 
     /// The kernel for `isa` (best available when nil). An ISA the CPU lacks falls back to
     /// the best one it has, so a forced ISA can never crash.
