@@ -31,7 +31,7 @@ enum SGEMMDriver {
     /// B panels packed together in the narrow path (4 x 32 columns = 512-byte row runs).
     static let narrowGroup = 4
     /// Depth of the k blocks when small-m products read B in place.
-    static let directKC = 16
+    static let directKC = 8
 
     static func run(
         m: Int, n: Int, k: Int, a: SGEMMOperandA, b: SGEMMSourceB,
