@@ -54,7 +54,8 @@ enum SGEMMDriver {
         case .perColumn(let p): biasBase = p; biasPerRow = false
             epilogue.flags |= UInt32(FRUGAL_SGEMM_BIAS_COL)
         }
-        let threads = m * n * k >= parallelThreshold ? (pool?.threadCount ?? 1) : 1
+        // (At most 64: task buffers are claimed through a 64-bit mask.)
+        let threads = m * n * k >= parallelThreshold ? min(64, pool?.threadCount ?? 1) : 1
         let job = Job(
             m: m, n: n, k: k, a: a, b: b, c: c, ldc: ldc, accumulate: accumulate,
             epilogue: epilogue, biasBase: biasBase, biasPerRow: biasPerRow, kernel: kernel,
