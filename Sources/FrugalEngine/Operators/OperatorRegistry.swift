@@ -4,6 +4,10 @@ public enum OperatorRegistry {
     public static let all: [OperatorSchema] = {
         var list: [OperatorSchema] = []
         list += ControlOperators.schemas
+        list += ConvOperators.schemas
+        list += GemmOperators.schemas
+        list += PoolOperators.schemas
+        list += NormalizationOperators.schemas
         return list.sorted { ($0.domain, $0.name) < ($1.domain, $1.name) }
     }()
 
