@@ -39,6 +39,9 @@ let package = Package(
             swiftSettings: swift5),
         .testTarget(
             name: "FrugalCoreTests", dependencies: ["FrugalCore"], exclude: ["Fixtures"], swiftSettings: swift5),
+        .testTarget(
+            name: "FrugalEngineTests", dependencies: ["FrugalEngine", "FrugalONNX", "FrugalCore"],
+            exclude: ["Fixtures"], swiftSettings: swift5),
         .testTarget(name: "PackagingTests", swiftSettings: swift5),
     ]
 )
