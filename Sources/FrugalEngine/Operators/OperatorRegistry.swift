@@ -8,6 +8,17 @@ public enum OperatorRegistry {
         list += GemmOperators.schemas
         list += PoolOperators.schemas
         list += NormalizationOperators.schemas
+        list += ShapeOperators.schemas
+        list += TransposeOperators.schemas
+        list += ConcatSplitOperators.schemas
+        list += SliceOperators.schemas
+        list += ExpandTileOperators.schemas
+        list += GatherScatterOperators.schemas
+        list += CastOperators.schemas
+        list += PadOperators.schemas
+        list += ResizeOperator.schemas
+        list += GeneratorOperators.schemas
+        list += ComparisonOperators.schemas
         return list.sorted { ($0.domain, $0.name) < ($1.domain, $1.name) }
     }()
 
