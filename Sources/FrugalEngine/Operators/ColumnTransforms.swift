@@ -76,3 +76,20 @@ struct ColumnMap {
         }
     }
 }
+
+extension ColumnMap {
+    /// Columns [channels * K, P] of any element type, `padding` where a tap is outside the
+    /// image (the zero point, for quantized images).
+    func unfold<T>(_ image: UnsafePointer<T>, channels: Int, padding: T, into col: UnsafeMutablePointer<T>) {
+        offsets.withUnsafeBufferPointer { t in
+            for c in 0..<channels {
+                let src = image + c * imageSize
+                let dst = col + c * taps * positions
+                for j in 0..<(taps * positions) {
+                    let o = Int(t[j])
+                    dst[j] = o >= 0 ? src[o] : padding
+                }
+            }
+        }
+    }
+}

@@ -56,45 +56,48 @@ enum GemmOperators {
         return [y]
     }
 
-    static func matmul(_ call: OpCall) throws -> [Tensor] {
-        let a = try call.floatInput(0, "A"), b = try call.floatInput(1, "B")
-        guard a.rank >= 1, b.rank >= 1 else {
-            throw call.fail("A \(a.shape) and B \(b.shape) must have rank 1 or more")
+    /// Shapes of a numpy-style matrix product: batch broadcasting and 1-D operands.
+    struct MatMulPlan {
+        let m: Int, k: Int, n: Int
+        let batch: Shape, aBatch: Shape, bBatch: Shape
+        let outDims: [Int]
+        var batchCount: Int { batch.elementCount }
+        /// B is one matrix and A's batches are the output's: A's batches fold into its rows.
+        var foldsIntoRows: Bool { bBatch.elementCount == 1 && aBatch == batch }
+
+        init(_ call: OpCall, _ a: Shape, _ b: Shape) throws {
+            guard a.rank >= 1, b.rank >= 1 else { throw call.fail("A \(a) and B \(b) must have rank 1 or more") }
+            // 1-D operands: A [K] -> [1, K], B [K] -> [K, 1]; the added dimension is dropped after.
+            let aDims = a.rank == 1 ? [1] + a.dims : a.dims
+            let bDims = b.rank == 1 ? b.dims + [1] : b.dims
+            m = aDims[aDims.count - 2]
+            k = aDims[aDims.count - 1]
+            n = bDims[bDims.count - 1]
+            let kb = bDims[bDims.count - 2]
+            guard k == kb else {
+                throw call.fail("A \(a) has K = \(k) but B \(b) has K = \(kb); the last dimension of A must equal the second-to-last of B")
+            }
+            aBatch = Shape(Array(aDims.dropLast(2)))
+            bBatch = Shape(Array(bDims.dropLast(2)))
+            do { batch = try Shape.broadcast(aBatch, bBatch) } catch {
+                throw call.fail("the batch dimensions of A \(a) and B \(b) do not broadcast")
+            }
+            var out = batch.dims
+            if a.rank > 1 { out.append(m) }
+            if b.rank > 1 { out.append(n) }
+            outDims = out
         }
-        // 1-D operands: A [K] -> [1, K], B [K] -> [K, 1]; the added dimension is dropped after.
-        let aDims = a.rank == 1 ? [1] + a.shape.dims : a.shape.dims
-        let bDims = b.rank == 1 ? b.shape.dims + [1] : b.shape.dims
-        let M = aDims[aDims.count - 2], K = aDims[aDims.count - 1]
-        let Kb = bDims[bDims.count - 2], N = bDims[bDims.count - 1]
-        guard K == Kb else {
-            throw call.fail("A \(a.shape) has K = \(K) but B \(b.shape) has K = \(Kb); the last dimension of A must equal the second-to-last of B")
-        }
-        let aBatch = Shape(Array(aDims.dropLast(2))), bBatch = Shape(Array(bDims.dropLast(2)))
-        let batch: Shape
-        do { batch = try Shape.broadcast(aBatch, bBatch) } catch {
-            throw call.fail("the batch dimensions of A \(a.shape) and B \(b.shape) do not broadcast")
-        }
-        var outDims = batch.dims
-        if a.rank > 1 { outDims.append(M) }
-        if b.rank > 1 { outDims.append(N) }
-        let fused = try FusedActivation(fusedIn: call.node)
-        var y = try call.newOutput(outDims)
-        let yp = y.mutableFloatPointer()
-        let count = batch.elementCount
-        if count * M * N == 0 { return [y] }
-        let ap = a.floatPointer, bp = b.floatPointer, pool = call.context.pool
-        if bBatch.elementCount == 1 && aBatch == batch {
-            // B is one matrix: fold A's batches into its rows.
-            GEMM.sgemm(m: count * M, n: N, k: K, a: ap, lda: max(K, 1), b: bp, ldb: max(N, 1), c: yp, ldc: N, pool: pool)
-        } else {
+
+        /// Calls `body(t, aMatrix, bMatrix)` for each output matrix t with the indices of the
+        /// A and B matrices it multiplies.
+        func forEachBatch(_ body: (Int, Int, Int) throws -> Void) rethrows {
             let aStrides = aBatch.broadcastStrides(to: batch), bStrides = bBatch.broadcastStrides(to: batch)
             let dims = batch.dims
             var index = [Int](repeating: 0, count: dims.count)
-            for t in 0..<count {
+            for t in 0..<batch.elementCount {
                 var ao = 0, bo = 0
                 for i in 0..<dims.count { ao += index[i] * aStrides[i]; bo += index[i] * bStrides[i] }
-                GEMM.sgemm(m: M, n: N, k: K, a: ap + ao * M * K, lda: max(K, 1), b: bp + bo * K * N, ldb: max(N, 1),
-                           c: yp + t * M * N, ldc: N, pool: pool)
+                try body(t, ao, bo)
                 var i = dims.count - 1
                 while i >= 0 {
                     index[i] += 1
@@ -102,6 +105,25 @@ enum GemmOperators {
                     index[i] = 0
                     i -= 1
                 }
+            }
+        }
+    }
+
+    static func matmul(_ call: OpCall) throws -> [Tensor] {
+        let a = try call.floatInput(0, "A"), b = try call.floatInput(1, "B")
+        let plan = try MatMulPlan(call, a.shape, b.shape)
+        let M = plan.m, K = plan.k, N = plan.n
+        let fused = try FusedActivation(fusedIn: call.node)
+        var y = try call.newOutput(plan.outDims)
+        let yp = y.mutableFloatPointer()
+        if y.elementCount == 0 { return [y] }
+        let ap = a.floatPointer, bp = b.floatPointer, pool = call.context.pool
+        if plan.foldsIntoRows {
+            GEMM.sgemm(m: plan.batchCount * M, n: N, k: K, a: ap, lda: max(K, 1), b: bp, ldb: max(N, 1), c: yp, ldc: N, pool: pool)
+        } else {
+            plan.forEachBatch { t, ao, bo in
+                GEMM.sgemm(m: M, n: N, k: K, a: ap + ao * M * K, lda: max(K, 1), b: bp + bo * K * N, ldb: max(N, 1),
+                           c: yp + t * M * N, ldc: N, pool: pool)
             }
         }
         if let fused { fused.run(yp, count: y.elementCount) }

@@ -8,6 +8,8 @@ public enum OperatorRegistry {
         list += GemmOperators.schemas
         list += PoolOperators.schemas
         list += NormalizationOperators.schemas
+        list += QuantizationOperators.schemas
+        list += QLinearOperators.schemas
         list += ShapeOperators.schemas
         list += TransposeOperators.schemas
         list += ConcatSplitOperators.schemas
