@@ -21,7 +21,10 @@ enum EngineFixtures {
 final class ModelRunner {
     let graph: Graph
     let context: ExecutionContext
+    let order: [Node]
     let session: Session?
+    /// Seconds per op type of the last run (fallback path only).
+    var lastProfile: [String: Double] = [:]
 
     init(graph: Graph, threads: Int = 1) throws {
         if (try? Planner.checkSupported(graph)) != nil {
@@ -33,13 +36,16 @@ final class ModelRunner {
             context = ExecutionContext(pool: ThreadPool(threadCount: threads), opset: graph.opset)
             self.graph = try Planner.optimize(graph, context: context)
         }
+        order = try Planner.topologicalOrder(self.graph)
     }
 
     func run(_ feeds: [String: Tensor]) throws -> [Tensor] {
         if let session { return try session.run(feeds) }
         var values = graph.initializers
         for (k, v) in feeds { values[k] = v }
-        for node in try Planner.topologicalOrder(graph) {
+        lastProfile = [:]
+        for node in order {
+            let t0 = DispatchTime.now().uptimeNanoseconds
             let args = node.inputs.map { $0.isEmpty ? nil : values[$0] }
             let outs: [Tensor]
             if let s = OperatorRegistry.schema(node.opType, domain: node.domain) {
@@ -48,6 +54,7 @@ final class ModelRunner {
                 outs = try PrivateOps.run(node, args)
             }
             for (i, name) in node.outputs.enumerated() where !name.isEmpty && i < outs.count { values[name] = outs[i] }
+            lastProfile[node.opType, default: 0] += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
         }
         return graph.outputs.map { values[$0.name]! }
     }
