@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "FrugalCore", targets: ["FrugalCore"]),
         .library(name: "FrugalEngine", targets: ["FrugalEngine"]),
         .library(name: "FrugalONNX", targets: ["FrugalONNX"]),
+        .library(name: "FrugalTraining", targets: ["FrugalTraining"]),
         .executable(name: "frugal", targets: ["frugal"]),
     ],
     dependencies: [
@@ -28,12 +29,14 @@ let package = Package(
             name: "FrugalONNX",
             dependencies: ["FrugalEngine", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: swift5),
+        .target(name: "FrugalTraining", dependencies: ["FrugalEngine", "FrugalCore"], swiftSettings: swift5),
         .executableTarget(
             name: "frugal",
             dependencies: [
                 "FrugalCore",
                 "FrugalEngine",
                 "FrugalONNX",
+                "FrugalTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swift5),
