@@ -54,7 +54,11 @@ final class ModelRunner {
                 outs = try PrivateOps.run(node, args)
             }
             for (i, name) in node.outputs.enumerated() where !name.isEmpty && i < outs.count { values[name] = outs[i] }
-            lastProfile[node.opType, default: 0] += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+            var kind = node.opType
+            if kind == "Conv", let w = values[node.inputs[1]], w.rank == 4 {
+                kind = (try? node.int("group", default: 1)) ?? 1 > 1 ? "Conv depthwise" : w.shape[2] == 1 && w.shape[3] == 1 ? "Conv 1x1" : "Conv kxk"
+            }
+            lastProfile[kind, default: 0] += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
         }
         return graph.outputs.map { values[$0.name]! }
     }
@@ -116,7 +120,7 @@ enum PrivateOps {
 
 /// Largest |a - e| / max(|e|, 1) over all elements: relative error, absolute for values
 /// under 1 in magnitude (logits near zero, where float summation order dominates).
-func maxRelativeError(_ a: Tensor, _ e: Tensor) -> Float {
+func modelRelativeError(_ a: Tensor, _ e: Tensor) -> Float {
     zip(a.floatScalars(), e.floatScalars()).map { abs($0 - $1) / max(abs($1), 1) }.max() ?? 0
 }
 

@@ -18,7 +18,7 @@ import Testing
             let runner = try ModelRunner(graph: graph, threads: threads)
             let y = try runner.run([graph.inputs[0].name: x])[0]
             #expect(y.shape == expected.shape)
-            let err = maxRelativeError(y, expected)
+            let err = modelRelativeError(y, expected)
             #expect(err <= tolerance, "\(dir) with \(threads) threads: max relative error \(err)")
             if ProcessInfo.processInfo.environment["FRUGAL_REPORT"] != nil {
                 print("\(dir) \(threads)T: max relative error \(err), max absolute error \(maxAbsoluteError(y, expected))")
