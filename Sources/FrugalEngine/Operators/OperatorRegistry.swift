@@ -10,6 +10,12 @@ public enum OperatorRegistry {
         list += NormalizationOperators.schemas
         list += QuantizationOperators.schemas
         list += QLinearOperators.schemas
+        list += BinaryOperators.schemas
+        list += UnaryOperators.schemas
+        list += ActivationOperators.schemas
+        list += ReduceOperators.schemas
+        list += ArgTopKOperators.schemas
+        list += SoftmaxOperators.schemas
         list += ShapeOperators.schemas
         list += TransposeOperators.schemas
         list += ConcatSplitOperators.schemas
