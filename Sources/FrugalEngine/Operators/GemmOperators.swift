@@ -32,6 +32,21 @@ enum GemmOperators {
         let fused = try FusedActivation(fusedIn: node)
         var y = try call.newOutput([M, N])
         let yp = y.mutableFloatPointer()
+        if M * N > 0, K > 0, alpha == 1, c == nil || (beta == 1 && c!.elementCount == N && c!.shape.dims.last == N) {
+            // The common layer: packed weights (kept while B is the same tensor), bias per
+            // column and a clamp activation in the GEMM's epilogue.
+            let packed = packedB(call, b, k: K, n: N, transB: transB)
+            let clamp = fused?.clampRange
+            if let ct = c {
+                GEMM.sgemm(m: M, a: a.floatPointer, lda: max(a.shape[1], 1), transA: transA, b: packed, c: yp, ldc: N,
+                           bias: .perColumn(ct.floatPointer), clamp: clamp, pool: call.context.pool)
+            } else {
+                GEMM.sgemm(m: M, a: a.floatPointer, lda: max(a.shape[1], 1), transA: transA, b: packed, c: yp, ldc: N,
+                           clamp: clamp, pool: call.context.pool)
+            }
+            if let fused, clamp == nil { fused.run(yp, count: M * N) }
+            return [y]
+        }
         if M * N > 0 {
             GEMM.sgemm(m: M, n: N, k: K, a: a.floatPointer, lda: max(a.shape[1], 1), transA: transA,
                        b: b.floatPointer, ldb: max(b.shape[1], 1), transB: transB, c: yp, ldc: N, pool: call.context.pool)
@@ -109,6 +124,22 @@ enum GemmOperators {
         }
     }
 
+    /// Cached packing of this node's B: reused while B is the same tensor (an initializer),
+    /// re-made when a run feeds another one.
+    final class PackedCache: @unchecked Sendable {
+        var source: Tensor? = nil
+        var packed: GEMM.PackedB? = nil
+    }
+
+    static func packedB(_ call: OpCall, _ b: Tensor, k: Int, n: Int, transB: Bool) -> GEMM.PackedB {
+        let cache = call.context.cached("packedB:\(call.node.name)") { PackedCache() }
+        if let p = cache.packed, let s = cache.source, s.sharesStorage(with: b), p.k == k, p.n == n { return p }
+        let p = GEMM.PackedB(k: k, n: n, b: b.floatPointer, ldb: max(b.shape[b.rank - 1], 1), transB: transB, pool: call.context.pool)
+        cache.source = b
+        cache.packed = p
+        return p
+    }
+
     static func matmul(_ call: OpCall) throws -> [Tensor] {
         let a = try call.floatInput(0, "A"), b = try call.floatInput(1, "B")
         let plan = try MatMulPlan(call, a.shape, b.shape)
@@ -118,8 +149,12 @@ enum GemmOperators {
         let yp = y.mutableFloatPointer()
         if y.elementCount == 0 { return [y] }
         let ap = a.floatPointer, bp = b.floatPointer, pool = call.context.pool
-        if plan.foldsIntoRows {
-            GEMM.sgemm(m: plan.batchCount * M, n: N, k: K, a: ap, lda: max(K, 1), b: bp, ldb: max(N, 1), c: yp, ldc: N, pool: pool)
+        if plan.foldsIntoRows && K > 0 {
+            let packed = packedB(call, b, k: K, n: N, transB: false)
+            let clamp = fused?.clampRange
+            GEMM.sgemm(m: plan.batchCount * M, a: ap, lda: K, b: packed, c: yp, ldc: N, clamp: clamp, pool: pool)
+            if let fused, clamp == nil { fused.run(yp, count: y.elementCount) }
+            return [y]
         } else {
             plan.forEachBatch { t, ao, bo in
                 GEMM.sgemm(m: M, n: N, k: K, a: ap + ao * M * K, lda: max(K, 1), b: bp + bo * K * N, ldb: max(N, 1),
