@@ -4,7 +4,13 @@ import FrugalCore
 /// ConvTranspose (any rank, GEMM + col2im), float32, NCHW.
 enum ConvOperators {
     static let schemas: [OperatorSchema] = [
-        OperatorSchema("Conv", since: 1, dtypes: .floats) { try conv($0) },
+        OperatorSchema("Conv", since: 1, dtypes: [.float32, .float16]) { call in
+            // float16: computed in float32, rounded back once.
+            guard call.optionalInput(0)?.dtype == .float16 else { return try conv(call) }
+            let widened = try call.inputs.map { try $0.map { $0.dtype == .float16 ? try CastOperators.cast($0, to: .float32) : $0 } }
+            let y = try conv(OpCall(node: call.node, inputs: widened, context: call.context))[0]
+            return [try CastOperators.cast(y, to: .float16)]
+        },
         OperatorSchema("ConvTranspose", since: 1, dtypes: .floats) { try convTranspose($0) },
     ]
 

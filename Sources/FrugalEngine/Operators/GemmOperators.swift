@@ -35,7 +35,7 @@ enum GemmOperators {
         if M * N > 0, K > 0, alpha == 1, c == nil || (beta == 1 && c!.elementCount == N && c!.shape.dims.last == N) {
             // The common layer: packed weights (kept while B is the same tensor), bias per
             // column and a clamp activation in the GEMM's epilogue.
-            let packed = packedB(call, b, k: K, n: N, transB: transB)
+            let packed = packedB(call, b, k: K, n: N, ldb: b.shape[1], transB: transB)
             let clamp = fused?.clampRange
             if let ct = c {
                 GEMM.sgemm(m: M, a: a.floatPointer, lda: max(a.shape[1], 1), transA: transA, b: packed, c: yp, ldc: N,
@@ -131,10 +131,10 @@ enum GemmOperators {
         var packed: GEMM.PackedB? = nil
     }
 
-    static func packedB(_ call: OpCall, _ b: Tensor, k: Int, n: Int, transB: Bool) -> GEMM.PackedB {
+    static func packedB(_ call: OpCall, _ b: Tensor, k: Int, n: Int, ldb: Int, transB: Bool) -> GEMM.PackedB {
         let cache = call.context.cached("packedB:\(call.node.name)") { PackedCache() }
         if let p = cache.packed, let s = cache.source, s.sharesStorage(with: b), p.k == k, p.n == n { return p }
-        let p = GEMM.PackedB(k: k, n: n, b: b.floatPointer, ldb: max(b.shape[b.rank - 1], 1), transB: transB, pool: call.context.pool)
+        let p = GEMM.PackedB(k: k, n: n, b: b.floatPointer, ldb: max(ldb, 1), transB: transB, pool: call.context.pool)
         cache.source = b
         cache.packed = p
         return p
@@ -150,7 +150,7 @@ enum GemmOperators {
         if y.elementCount == 0 { return [y] }
         let ap = a.floatPointer, bp = b.floatPointer, pool = call.context.pool
         if plan.foldsIntoRows && K > 0 {
-            let packed = packedB(call, b, k: K, n: N, transB: false)
+            let packed = packedB(call, b, k: K, n: N, ldb: N, transB: false)
             let clamp = fused?.clampRange
             GEMM.sgemm(m: plan.batchCount * M, a: ap, lda: K, b: packed, c: yp, ldc: N, clamp: clamp, pool: pool)
             if let fused, clamp == nil { fused.run(yp, count: y.elementCount) }
