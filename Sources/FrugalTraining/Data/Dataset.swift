@@ -1,16 +1,21 @@
 import FrugalCore
 
-/// A batch of examples: inputs with the batch first (e.g. float32 [B, 1, 28, 28]) and int64
-/// class labels [B].
-public struct Batch: Sendable {
+/// One mini-batch: inputs [B, ...] (float32, NCHW for images) and one class label per row.
+///
+/// (The train-core branch defines the same struct; when both are in main, keep one definition.)
+public struct Batch {
     public var inputs: Tensor
-    public var labels: Tensor
-    public init(inputs: Tensor, labels: Tensor) {
+    public var labels: [Int32]
+
+    public init(inputs: Tensor, labels: [Int32]) {
         self.inputs = inputs
         self.labels = labels
     }
+}
+
+extension Batch {
     /// Examples in the batch.
-    public var count: Int { labels.shape.dims.first ?? 0 }
+    public var count: Int { labels.count }
 }
 
 /// A finite set of labelled examples that training and evaluation read in batches.
@@ -44,7 +49,7 @@ extension Dataset {
 }
 
 /// The batches of one epoch: a `Sequence` of ``Batch``, plus the index plan behind it.
-public struct BatchSequence: Sequence, Sendable {
+public struct BatchSequence: Sequence {
     public let dataset: any Dataset
     public let size: Int
     public let seed: UInt64
@@ -175,32 +180,31 @@ public struct RandomShift: Sendable {
     }
 }
 
-/// An in-memory dataset: inputs [N, ...] float32 and labels [N] int64.
+/// An in-memory dataset: inputs [N, ...] float32 and one class label per example.
 public struct TensorDataset: Dataset {
     public let inputs: Tensor
-    public let labels: Tensor
+    public let labels: [Int32]
 
-    /// Checks that inputs are float32, labels int64 [N], and the counts agree.
-    public init(inputs: Tensor, labels: Tensor, name: String = "dataset") throws {
+    /// Checks that inputs are float32 with the examples first, labels are non-negative, and the counts agree.
+    public init(inputs: Tensor, labels: [Int32], name: String = "dataset") throws {
         guard inputs.dtype == .float32, inputs.rank >= 1 else {
             throw TrainingError.data(path: name, reason: "inputs must be float32 with the examples first; got \(inputs.dtype) \(inputs.shape)")
         }
-        guard labels.dtype == .int64, labels.rank == 1 else {
-            throw TrainingError.data(path: name, reason: "labels must be int64 [N]; got \(labels.dtype) \(labels.shape)")
+        guard inputs.shape[0] == labels.count else {
+            throw TrainingError.data(path: name, reason: "\(inputs.shape[0]) inputs but \(labels.count) labels")
         }
-        guard inputs.shape[0] == labels.shape[0] else {
-            throw TrainingError.data(path: name, reason: "\(inputs.shape[0]) inputs but \(labels.shape[0]) labels")
+        if let i = labels.firstIndex(where: { $0 < 0 }) {
+            throw TrainingError.data(path: name, reason: "label \(labels[i]) at index \(i) is negative")
         }
         self.inputs = inputs
         self.labels = labels
     }
 
-    public var count: Int { labels.shape[0] }
+    public var count: Int { labels.count }
 
     public func batch(_ indices: [Int]) -> Batch {
         let row = inputs.elementCount / max(count, 1)
         var x = try! Tensor(zeros: Shape([indices.count] + inputs.shape.dims.dropFirst()), dtype: .float32)
-        var y = try! Tensor(zeros: [indices.count], dtype: .int64)
         inputs.withUnsafeBufferPointer(as: Float.self) { src in
             x.withUnsafeMutableBufferPointer(as: Float.self) { dst in
                 for (j, i) in indices.enumerated() {
@@ -209,11 +213,57 @@ public struct TensorDataset: Dataset {
                 }
             }
         }
-        labels.withUnsafeBufferPointer(as: Int64.self) { src in
-            y.withUnsafeMutableBufferPointer(as: Int64.self) { dst in
-                for (j, i) in indices.enumerated() { dst[j] = src[i] }
-            }
+        return Batch(inputs: x, labels: indices.map { labels[$0] })
+    }
+}
+
+/// Serves a ``Dataset`` by (batch index, epoch), the random access a trainer needs so that
+/// shuffling and augmentation are a pure function of the seed and the epoch. This is the
+/// shape of train-core's `BatchSource` (`batchCount`, `batch(_:epoch:)`): once both are in
+/// main, `extension DatasetBatchSource: BatchSource {}` connects them.
+public final class DatasetBatchSource: @unchecked Sendable {
+    public let dataset: any Dataset
+    public let batchSize: Int
+    public let shuffle: Bool
+    public let seed: UInt64
+    public let dropLast: Bool
+    public let augmentation: RandomShift?
+    private var cached: BatchSequence?
+
+    public init(_ dataset: any Dataset, batchSize: Int, shuffle: Bool = true, seed: UInt64 = 0, dropLast: Bool = false,
+                augmentation: RandomShift? = nil) throws {
+        guard batchSize >= 1 else { throw TrainingError.data(path: "<dataset>", reason: "batch size must be at least 1, got \(batchSize)") }
+        self.dataset = dataset
+        self.batchSize = batchSize
+        self.shuffle = shuffle
+        self.seed = seed
+        self.dropLast = dropLast
+        self.augmentation = augmentation
+    }
+
+    /// Examples in the dataset.
+    public var sampleCount: Int { dataset.count }
+
+    /// Batches per epoch.
+    public var batchCount: Int {
+        dropLast ? dataset.count / batchSize : (dataset.count + batchSize - 1) / batchSize
+    }
+
+    /// The batches of `epoch`, in order.
+    public func epoch(_ epoch: Int) -> BatchSequence {
+        if let c = cached, c.epoch == epoch { return c }
+        let s = dataset.batches(size: batchSize, shuffle: shuffle, seed: seed, epoch: epoch, dropLast: dropLast,
+                                augmentation: augmentation)
+        cached = s
+        return s
+    }
+
+    /// Batch `index` (0..<batchCount) of epoch `epoch`.
+    public func batch(_ index: Int, epoch: Int) throws -> Batch {
+        let s = self.epoch(epoch)
+        guard index >= 0 && index < s.count else {
+            throw TrainingError.data(path: "<dataset>", reason: "batch \(index) is past the end (\(s.count) batches)")
         }
-        return Batch(inputs: x, labels: y)
+        return s.batch(at: index)
     }
 }

@@ -6,7 +6,7 @@ import Foundation
 ///
 /// Images become float32 [N, 1, 28, 28] normalised as `(pixel / 255 - 0.1307) / 0.3081`, the
 /// mean and standard deviation of the training set's pixels on the [0, 1] scale (the values
-/// PyTorch's MNIST examples use); labels become int64 [N] in 0...9.
+/// PyTorch's MNIST examples use); labels are 0...9.
 public struct MNIST: Dataset {
     public enum Split: String, Sendable, CaseIterable {
         case train, test
@@ -26,10 +26,10 @@ public struct MNIST: Dataset {
     public let split: Split
     /// float32 [N, 1, 28, 28], normalised.
     public let images: Tensor
-    /// int64 [N], 0...9.
-    public let labels: Tensor
+    /// One label per image, 0...9.
+    public let labels: [Int32]
 
-    public var count: Int { labels.shape[0] }
+    public var count: Int { labels.count }
 
     /// Loads a split from `directory` (default: ``locateDirectory()``), reading
     /// `<stem>-images-idx3-ubyte[.gz]` and `<stem>-labels-idx1-ubyte[.gz]`. `limit` keeps the
@@ -47,13 +47,7 @@ public struct MNIST: Dataset {
         let keep = Swift.min(limit ?? n, n)
         self.split = split
         self.images = try MNIST.normalize(raw, count: keep)
-        var y = try Tensor(zeros: [keep], dtype: .int64)
-        lab.withUnsafeBufferPointer(as: UInt8.self) { src in
-            y.withUnsafeMutableBufferPointer(as: Int64.self) { dst in
-                for i in 0..<keep { dst[i] = Int64(src[i]) }
-            }
-        }
-        self.labels = y
+        self.labels = lab.withUnsafeBufferPointer(as: UInt8.self) { src in (0..<keep).map { Int32(src[$0]) } }
     }
 
     public func batch(_ indices: [Int]) -> Batch {
@@ -149,12 +143,11 @@ public struct NPYDataset: Dataset {
         var values = x.floatScalars()
         if x.dtype == .uint8 { for i in values.indices { values[i] /= 255 } }
         if let n = normalize { for i in values.indices { values[i] = (values[i] - n.mean) / n.std } }
-        let labels = y.floatScalars().map { Int64($0) }
+        let labels = y.floatScalars().map { Int32($0) }
         if let i = labels.firstIndex(where: { $0 < 0 }) {
             throw TrainingError.data(path: labelsPath, reason: "label \(labels[i]) at index \(i) is negative")
         }
-        data = try TensorDataset(inputs: Tensor(shape: x.shape, scalars: values),
-                                 labels: Tensor(shape: y.shape, scalars: labels), name: imagesPath)
+        data = try TensorDataset(inputs: Tensor(shape: x.shape, scalars: values), labels: labels, name: imagesPath)
     }
 
     public var count: Int { data.count }
