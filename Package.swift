@@ -49,8 +49,7 @@ let package = Package(
             name: "FrugalEngineTests", dependencies: ["FrugalEngine", "FrugalONNX", "FrugalCore"],
             exclude: ["Fixtures"], swiftSettings: swift5),
         .testTarget(
-            name: "FrugalTrainingTests", dependencies: ["FrugalTraining", "FrugalEngine", "FrugalCore"],
-            swiftSettings: swift5),
+            name: "FrugalTrainingTests", dependencies: ["FrugalTraining", "FrugalEngine", "FrugalCore"], swiftSettings: swift5),
         .testTarget(name: "PackagingTests", swiftSettings: swift5),
     ]
 )
