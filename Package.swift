@@ -45,6 +45,8 @@ let package = Package(
         .testTarget(
             name: "FrugalEngineTests", dependencies: ["FrugalEngine", "FrugalONNX", "FrugalCore"],
             exclude: ["Fixtures"], swiftSettings: swift5),
+        .testTarget(
+            name: "FrugalTrainingTests", dependencies: ["FrugalTraining", "FrugalEngine", "FrugalCore"], swiftSettings: swift5),
         .testTarget(name: "PackagingTests", swiftSettings: swift5),
     ]
 )
