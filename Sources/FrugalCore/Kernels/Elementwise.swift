@@ -1,7 +1,7 @@
 import Foundation
 
 // Binary elementwise operations with numpy / ONNX multidirectional broadcasting, for
-// float32, int32 and int64. A ``BroadcastPlan`` collapses the two input shapes into as few
+// float32, int32, int64, int8 and uint8 (plus a closure form for any element types). A ``BroadcastPlan`` collapses the two input shapes into as few
 // dimensions as possible (dropping size-1 output dimensions and merging runs that are
 // contiguous in both inputs), so same-shape, scalar and per-channel operands all end up as
 // one contiguous inner loop whose operands are each a vector or a scalar.
@@ -63,17 +63,17 @@ enum FDiv: BinaryFunction { @inline(__always) static func apply(_ a: Float, _ b:
 enum FPow: BinaryFunction { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { Foundation.pow(a, b) } }
 enum FMax: BinaryFunction { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a > b || a.isNaN ? a : b } }
 enum FMin: BinaryFunction { @inline(__always) static func apply(_ a: Float, _ b: Float) -> Float { a < b || a.isNaN ? a : b } }
-enum IAdd<T: FixedWidthInteger & SignedInteger>: BinaryFunction { @inline(__always) static func apply(_ a: T, _ b: T) -> T { a &+ b } }
-enum ISub<T: FixedWidthInteger & SignedInteger>: BinaryFunction { @inline(__always) static func apply(_ a: T, _ b: T) -> T { a &- b } }
-enum IMul<T: FixedWidthInteger & SignedInteger>: BinaryFunction { @inline(__always) static func apply(_ a: T, _ b: T) -> T { a &* b } }
-enum IDiv<T: FixedWidthInteger & SignedInteger>: BinaryFunction {
+enum IAdd<T: FixedWidthInteger>: BinaryFunction { @inline(__always) static func apply(_ a: T, _ b: T) -> T { a &+ b } }
+enum ISub<T: FixedWidthInteger>: BinaryFunction { @inline(__always) static func apply(_ a: T, _ b: T) -> T { a &- b } }
+enum IMul<T: FixedWidthInteger>: BinaryFunction { @inline(__always) static func apply(_ a: T, _ b: T) -> T { a &* b } }
+enum IDiv<T: FixedWidthInteger>: BinaryFunction {
     @inline(__always) static func apply(_ a: T, _ b: T) -> T { a.dividedReportingOverflow(by: b).partialValue }
 }
-enum IPow<T: FixedWidthInteger & SignedInteger>: BinaryFunction {
+enum IPow<T: FixedWidthInteger>: BinaryFunction {
     @inline(__always) static func apply(_ a: T, _ b: T) -> T { Elementwise.integerPower(a, b) }
 }
-enum IMax<T: FixedWidthInteger & SignedInteger>: BinaryFunction { @inline(__always) static func apply(_ a: T, _ b: T) -> T { Swift.max(a, b) } }
-enum IMin<T: FixedWidthInteger & SignedInteger>: BinaryFunction { @inline(__always) static func apply(_ a: T, _ b: T) -> T { Swift.min(a, b) } }
+enum IMax<T: FixedWidthInteger>: BinaryFunction { @inline(__always) static func apply(_ a: T, _ b: T) -> T { Swift.max(a, b) } }
+enum IMin<T: FixedWidthInteger>: BinaryFunction { @inline(__always) static func apply(_ a: T, _ b: T) -> T { Swift.min(a, b) } }
 
 /// Binary elementwise kernels.
 public enum Elementwise {
@@ -111,8 +111,24 @@ public enum Elementwise {
         runInteger(op, plan, a, b, output, pool)
     }
 
+    /// `output = a op b` (int8), with the same integer rules as the int32 version.
+    public static func binary(
+        _ op: BinaryOp, plan: BroadcastPlan, a: UnsafePointer<Int8>, b: UnsafePointer<Int8>,
+        output: UnsafeMutablePointer<Int8>, pool: ThreadPool? = nil
+    ) {
+        runInteger(op, plan, a, b, output, pool)
+    }
+
+    /// `output = a op b` (uint8, wrapping); div by 0 yields the dividend.
+    public static func binary(
+        _ op: BinaryOp, plan: BroadcastPlan, a: UnsafePointer<UInt8>, b: UnsafePointer<UInt8>,
+        output: UnsafeMutablePointer<UInt8>, pool: ThreadPool? = nil
+    ) {
+        runInteger(op, plan, a, b, output, pool)
+    }
+
     @inline(__always)
-    static func runInteger<T: FixedWidthInteger & SignedInteger>(
+    static func runInteger<T: FixedWidthInteger>(
         _ op: BinaryOp, _ plan: BroadcastPlan, _ a: UnsafePointer<T>, _ b: UnsafePointer<T>,
         _ output: UnsafeMutablePointer<T>, _ pool: ThreadPool?
     ) {
@@ -127,8 +143,12 @@ public enum Elementwise {
         }
     }
 
-    static func integerPower<T: FixedWidthInteger & SignedInteger>(_ x: T, _ e: T) -> T {
-        if e < 0 { return x == 1 ? 1 : x == -1 ? (e & 1 == 0 ? 1 : -1) : 0 }
+    static func integerPower<T: FixedWidthInteger>(_ x: T, _ e: T) -> T {
+        if e < 0 {
+            // Only signed types get here; 0 &- 1 is -1 without a literal that unsigned types reject.
+            let minusOne: T = 0 &- 1
+            return x == 1 ? 1 : x == minusOne ? (e & 1 == 0 ? 1 : minusOne) : 0
+        }
         var result: T = 1, base = x, n = e
         while n > 0 {
             if n & 1 == 1 { result = result &* base }
@@ -209,8 +229,7 @@ public enum Elementwise {
 
     // MARK: Tensor API
 
-    /// `a op b` with numpy broadcasting; float32 for every op, int32 / int64 for all but
-    /// pow on mixed types. Both inputs must have the same dtype.
+    /// `a op b` with numpy broadcasting; float32, int32, int64, int8 and uint8. Both inputs must have the same dtype.
     public static func binary(_ op: BinaryOp, _ a: Tensor, _ b: Tensor, pool: ThreadPool? = nil) throws -> Tensor {
         let name = op.rawValue.prefix(1).uppercased() + op.rawValue.dropFirst()
         guard a.dtype == b.dtype else {
@@ -246,8 +265,24 @@ public enum Elementwise {
                     }
                 }
             }
+        case .int8:
+            a.withUnsafeBufferPointer(as: Int8.self) { pa in
+                b.withUnsafeBufferPointer(as: Int8.self) { pb in
+                    out.withUnsafeMutableBufferPointer(as: Int8.self) {
+                        binary(op, plan: plan, a: pa.baseAddress!, b: pb.baseAddress!, output: $0.baseAddress!, pool: pool)
+                    }
+                }
+            }
+        case .uint8:
+            a.withUnsafeBufferPointer(as: UInt8.self) { pa in
+                b.withUnsafeBufferPointer(as: UInt8.self) { pb in
+                    out.withUnsafeMutableBufferPointer(as: UInt8.self) {
+                        binary(op, plan: plan, a: pa.baseAddress!, b: pb.baseAddress!, output: $0.baseAddress!, pool: pool)
+                    }
+                }
+            }
         default:
-            throw CoreError.unsupportedDType("\(name): \(a.dtype) inputs are not supported; use float32, int32 or int64")
+            throw CoreError.unsupportedDType("\(name): \(a.dtype) inputs are not supported; use float32, int32, int64, int8 or uint8")
         }
         return out
     }
@@ -266,4 +301,46 @@ public enum Elementwise {
     public static func max(_ a: Tensor, _ b: Tensor, pool: ThreadPool? = nil) throws -> Tensor { try binary(.max, a, b, pool: pool) }
     /// Elementwise minimum with broadcasting.
     public static func min(_ a: Tensor, _ b: Tensor, pool: ThreadPool? = nil) throws -> Tensor { try binary(.min, a, b, pool: pool) }
+
+    // MARK: any element types
+
+    /// `f(a, b)` elementwise with broadcasting, for element types or functions that have no
+    /// vector kernel (Mod, mixed-type Pow, integer PRelu). `a` must be `A`, `b` must be `B`.
+    public static func map<A: TensorScalar, B: TensorScalar, R: TensorScalar>(
+        _ a: Tensor, _ b: Tensor, as _: A.Type, _: B.Type, to _: R.Type, _ f: (A, B) -> R
+    ) throws -> Tensor {
+        guard a.dtype == A.dtype, b.dtype == B.dtype else {
+            throw CoreError.unsupportedDType("inputs are \(a.dtype) \(a.shape) and \(b.dtype) \(b.shape); expected \(A.dtype) and \(B.dtype)")
+        }
+        let plan = try BroadcastPlan(a.shape, b.shape)
+        var out = try Tensor(zeros: plan.outputShape, dtype: R.dtype)
+        let n = plan.inner, sa = plan.aInner, sb = plan.bInner
+        let dims = plan.outerDims, ta = plan.aStrides, tb = plan.bStrides
+        let rows = dims.reduce(1, *)
+        if n == 0 || rows == 0 { return out }
+        a.withUnsafeBufferPointer(as: A.self) { pa in
+            b.withUnsafeBufferPointer(as: B.self) { pb in
+                out.withUnsafeMutableBufferPointer(as: R.self) { po in
+                    var idx = [Int](repeating: 0, count: dims.count)
+                    var offA = 0, offB = 0
+                    for row in 0..<rows {
+                        let o = row * n
+                        for i in 0..<n { po[o + i] = f(pa[offA + i * sa], pb[offB + i * sb]) }
+                        var d = dims.count - 1
+                        while d >= 0 {
+                            idx[d] += 1
+                            offA += ta[d]
+                            offB += tb[d]
+                            if idx[d] < dims[d] { break }
+                            offA -= ta[d] * dims[d]
+                            offB -= tb[d] * dims[d]
+                            idx[d] = 0
+                            d -= 1
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
 }

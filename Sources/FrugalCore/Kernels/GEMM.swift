@@ -1,3 +1,7 @@
+// Public fp32 GEMM API: GEMM.sgemm (plain or pre-packed B), GEMMBias, and the ISA enum.
+// The work happens in GEMMDriver.swift (blocking, threads), GEMMPacking.swift and the C
+// micro-kernels of CFrugalKernels (sgemm_*.c), chosen at run time by CPUID.
+
 /// Which instruction set a kernel uses. `nil` where a kernel takes one means "best available".
 public enum KernelISA: String, CaseIterable, Sendable {
     case avx512Vnni = "avx512-vnni", avx512, avx2, portable
@@ -20,30 +24,61 @@ public enum KernelISA: String, CaseIterable, Sendable {
     }
 }
 
+/// A bias added to the GEMM result while it is stored (before the clamp).
+public enum GEMMBias {
+    /// No bias.
+    case none
+    /// `m` values: bias[i] is added to row i (convolution as W · im2col).
+    case perRow(UnsafePointer<Float>)
+    /// `n` values: bias[j] is added to column j (Linear / Gemm).
+    case perColumn(UnsafePointer<Float>)
+}
+
 /// Single-precision matrix multiplication.
 public enum GEMM {
-    /// C[m×n] = op(A)[m×k] · op(B)[k×n] (+ C when `accumulate`), row-major with leading
-    /// dimensions `lda`, `ldb`, `ldc`. With `transA`, A is stored k×m; with `transB`, B is n×k.
+    /// C[m×n] = op(A)[m×k] · op(B)[k×n] (+ C when `accumulate`) (+ `bias`), then clamped to
+    /// `clamp` (ReLU is `0...Float.infinity`, ReLU6 `0...6`). Row-major with leading
+    /// dimensions `lda`, `ldb`, `ldc`; with `transA`, A is stored k×m, with `transB`, B is n×k.
     ///
-    /// PLACEHOLDER: a naive loop until the packed, register-blocked kernels land.
+    /// `pool` spreads large products over its threads; `isa` forces a kernel family (an ISA
+    /// the CPU lacks falls back to the best one it has). k = 0 gives C = bias (or C + bias).
     public static func sgemm(
         m: Int, n: Int, k: Int,
         a: UnsafePointer<Float>, lda: Int, transA: Bool = false,
         b: UnsafePointer<Float>, ldb: Int, transB: Bool = false,
         c: UnsafeMutablePointer<Float>, ldc: Int,
         accumulate: Bool = false,
+        bias: GEMMBias = .none, clamp: ClosedRange<Float>? = nil,
         pool: ThreadPool, isa: KernelISA? = nil
     ) {
-        for i in 0..<m {
-            for j in 0..<n {
-                var s: Float = accumulate ? c[i * ldc + j] : 0
-                for p in 0..<k {
-                    let av = transA ? a[p * lda + i] : a[i * lda + p]
-                    let bv = transB ? b[j * ldb + p] : b[p * ldb + j]
-                    s += av * bv
-                }
-                c[i * ldc + j] = s
-            }
-        }
+        precondition(m >= 0 && n >= 0 && k >= 0, "sgemm: negative dimension m=\(m) n=\(n) k=\(k)")
+        precondition(lda >= max(1, transA ? m : k), "sgemm: lda \(lda) too small")
+        precondition(ldb >= max(1, transB ? k : n), "sgemm: ldb \(ldb) too small")
+        precondition(ldc >= max(1, n), "sgemm: ldc \(ldc) too small")
+        SGEMMDriver.run(
+            m: m, n: n, k: k, a: SGEMMOperandA(base: a, ld: lda, trans: transA),
+            b: .plain(SGEMMOperandB(base: b, ld: ldb, trans: transB)),
+            c: c, ldc: ldc, accumulate: accumulate, bias: bias, clamp: clamp,
+            pool: pool, kernel: SGEMMKernel.select(isa))
+    }
+
+    /// C[m×n] = op(A)[m×k] · B (+ C) (+ bias), clamped, with B pre-packed (n and k are the
+    /// packed matrix's). Runs the kernels of the ISA the matrix was packed for.
+    public static func sgemm(
+        m: Int,
+        a: UnsafePointer<Float>, lda: Int, transA: Bool = false,
+        b: PackedB,
+        c: UnsafeMutablePointer<Float>, ldc: Int,
+        accumulate: Bool = false,
+        bias: GEMMBias = .none, clamp: ClosedRange<Float>? = nil,
+        pool: ThreadPool
+    ) {
+        precondition(m >= 0, "sgemm: negative m=\(m)")
+        precondition(lda >= max(1, transA ? m : b.k), "sgemm: lda \(lda) too small")
+        precondition(ldc >= max(1, b.n), "sgemm: ldc \(ldc) too small")
+        SGEMMDriver.run(
+            m: m, n: b.n, k: b.k, a: SGEMMOperandA(base: a, ld: lda, trans: transA),
+            b: .packed(b), c: c, ldc: ldc, accumulate: accumulate, bias: bias, clamp: clamp,
+            pool: pool, kernel: b.kernel)
     }
 }

@@ -3,7 +3,8 @@ import Foundation
 // Unary float32 activations and math functions (ONNX semantics). exp, sigmoid, silu and
 // tanh use a branch-free exp that the compiler vectorises (Cody-Waite reduction, degree-6
 // polynomial, two-step 2^n scaling so denormal results stay right; about 1 ulp); erf,
-// gelu, log, softplus and elu call the C library, which is accurate to an ulp or two.
+// gelu, log, softplus, elu, the trigonometric / hyperbolic functions, selu, celu and mish
+// call the C library, which is accurate to an ulp or two.
 
 /// A unary elementwise operation.
 public enum UnaryOp: Sendable, Equatable {
@@ -20,13 +21,35 @@ public enum UnaryOp: Sendable, Equatable {
     case silu
     case softplus
     case elu(alpha: Float)
+    /// Rounding: floor, ceil, and round half to even.
+    case floor, ceil, round
+    /// -1, 0 or 1 (NaN stays NaN).
+    case sign
+    case sin, cos, tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh
+    /// x / (1 + |x|).
+    case softsign
+    /// gamma * (x > 0 ? x : alpha * (e^x - 1)).
+    case selu(alpha: Float, gamma: Float)
+    /// max(0, x) + min(0, alpha * (e^(x / alpha) - 1)).
+    case celu(alpha: Float)
+    /// GELU with the tanh approximation: 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))).
+    case geluTanh
+    /// x * tanh(softplus(x)).
+    case mish
+    /// x > alpha ? x : 0.
+    case thresholdedRelu(alpha: Float)
+    /// x < -lambd ? x + bias : x > lambd ? x - bias : 0.
+    case shrink(lambd: Float, bias: Float)
+    /// x * sigmoid(alpha * x).
+    case swish(alpha: Float)
 
     /// Rough cost in nanoseconds per 256 elements, to decide on threading.
     var costPer256: Int {
         switch self {
-        case .relu, .leakyRelu, .clip, .hardSigmoid, .hardSwish, .abs, .neg: return 64
+        case .relu, .leakyRelu, .clip, .hardSigmoid, .hardSwish, .abs, .neg, .floor, .ceil, .round, .sign,
+             .softsign, .thresholdedRelu, .shrink: return 64
         case .sqrt, .reciprocal: return 200
-        case .sigmoid, .exp, .silu, .tanh: return 600
+        case .sigmoid, .exp, .silu, .tanh, .swish, .geluTanh: return 600
         default: return 4_000
         }
     }
@@ -88,6 +111,39 @@ public enum Unary {
                 (v > 0 ? v : 0) + Foundation.log1p(exp(-Swift.abs(v)))
             }
         case .elu(let alpha): map(x, y, n) { $0 > 0 ? $0 : alpha * Foundation.expm1($0) }
+        case .floor: map(x, y, n) { $0.rounded(.down) }
+        case .ceil: map(x, y, n) { $0.rounded(.up) }
+        case .round: map(x, y, n) { $0.rounded(.toNearestOrEven) }
+        case .sign: map(x, y, n) { $0 > 0 ? 1 : $0 < 0 ? -1 : $0 }
+        case .sin: map(x, y, n) { Foundation.sin($0) }
+        case .cos: map(x, y, n) { Foundation.cos($0) }
+        case .tan: map(x, y, n) { Foundation.tan($0) }
+        case .asin: map(x, y, n) { Foundation.asin($0) }
+        case .acos: map(x, y, n) { Foundation.acos($0) }
+        case .atan: map(x, y, n) { Foundation.atan($0) }
+        case .sinh: map(x, y, n) { Foundation.sinh($0) }
+        case .cosh: map(x, y, n) { Foundation.cosh($0) }
+        case .asinh: map(x, y, n) { Foundation.asinh($0) }
+        case .acosh: map(x, y, n) { Foundation.acosh($0) }
+        case .atanh: map(x, y, n) { Foundation.atanh($0) }
+        case .softsign: map(x, y, n) { $0 / (1 + Swift.abs($0)) }
+        case .selu(let alpha, let gamma): map(x, y, n) { gamma * ($0 > 0 ? $0 : alpha * Foundation.expm1($0)) }
+        case .celu(let alpha):
+            map(x, y, n) { v in v > 0 ? v : alpha * Foundation.expm1(v / alpha) }
+        case .geluTanh:
+            map(x, y, n) { v in
+                // sqrt(2 / pi)
+                let inner = 0.7978845608028654 * (v + 0.044715 * v * v * v)
+                return 0.5 * v * (1 + tanh(inner))
+            }
+        case .mish:
+            map(x, y, n) { v in
+                let sp = (v > 0 ? v : 0) + Foundation.log1p(exp(-Swift.abs(v)))
+                return v * Foundation.tanh(sp)
+            }
+        case .thresholdedRelu(let alpha): map(x, y, n) { $0 > alpha ? $0 : 0 }
+        case .shrink(let lambd, let bias): map(x, y, n) { $0 < -lambd ? $0 + bias : $0 > lambd ? $0 - bias : 0 }
+        case .swish(let alpha): map(x, y, n) { $0 * sigmoid(alpha * $0) }
         }
     }
 

@@ -4,6 +4,12 @@ public enum OperatorRegistry {
     public static let all: [OperatorSchema] = {
         var list: [OperatorSchema] = []
         list += ControlOperators.schemas
+        list += BinaryOperators.schemas
+        list += UnaryOperators.schemas
+        list += ActivationOperators.schemas
+        list += ReduceOperators.schemas
+        list += ArgTopKOperators.schemas
+        list += SoftmaxOperators.schemas
         list += ShapeOperators.schemas
         list += TransposeOperators.schemas
         list += ConcatSplitOperators.schemas

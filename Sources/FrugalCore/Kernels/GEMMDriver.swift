@@ -1,0 +1,298 @@
+// fp32 GEMM driver: cache blocking, threading and edge handling around the micro-kernels.
+//
+// Three paths, by the number of rows m:
+// - Single pass (m <= MR, batch-1 style, and k = 0): see GEMMDriverSmallM.swift.
+// - Narrow (MR < m <= narrowRows): all of A for a k block is packed once (it fits L2);
+//   tasks take chunks of B panels and pack 4 of them at a time just before sweeping all of
+//   A over them, so B is read once, sequentially, and never round-trips through L3.
+// - Blocked (larger m): the five-loop nest described in GEMMKernel.swift. For each KC x NC
+//   block, B is packed once by all threads together (one parallelFor), then C is cut into
+//   row blocks (an m split, a multiple of the thread count) or, for few row panels, column
+//   chunks; tasks are claimed dynamically and each packs its own block of A.
+// Partial k blocks accumulate into C; bias and clamp are applied with the last k block.
+// Edges need no special code: A panels may have fewer than MR rows (the kernels have one
+// instantiation per row count), B panels are zero-padded, and C stores are masked.
+import CFrugalKernels
+
+/// Where op(B) comes from.
+enum SGEMMSourceB {
+    case plain(SGEMMOperandB)
+    case packed(GEMM.PackedB)
+}
+
+enum SGEMMDriver {
+    /// Below this many multiply-adds a GEMM runs on the calling thread only.
+    static let parallelThreshold = 1 << 16
+    /// Up to this many rows, a transposed B is multiplied by dot products (no packing).
+    static let dotRows = 4
+    /// Up to this many rows, the blocked path packs all of A per k block and packs B panel
+    /// by panel just in time (see `narrow`).
+    static let narrowRows = 192
+    /// B panels packed together in the narrow path (4 x 32 columns = 512-byte row runs).
+    static let narrowGroup = 4
+    /// Depth of the k blocks when small-m products read B in place.
+    static let directKC = 16
+
+    static func run(
+        m: Int, n: Int, k: Int, a: SGEMMOperandA, b: SGEMMSourceB,
+        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool,
+        bias: GEMMBias, clamp: ClosedRange<Float>?, pool: ThreadPool?, kernel: SGEMMKernel
+    ) {
+        if m <= 0 || n <= 0 { return }
+        var epilogue = frugal_sgemm_epilogue(flags: 0, bias: nil, lo: 0, hi: 0, prefetch: 0)
+        if let clamp {
+            epilogue.flags |= UInt32(FRUGAL_SGEMM_CLAMP)
+            epilogue.lo = clamp.lowerBound
+            epilogue.hi = clamp.upperBound
+        }
+        let biasBase: UnsafePointer<Float>?
+        let biasPerRow: Bool
+        switch bias {
+        case .none: biasBase = nil; biasPerRow = false
+        case .perRow(let p): biasBase = p; biasPerRow = true
+            epilogue.flags |= UInt32(FRUGAL_SGEMM_BIAS_ROW)
+        case .perColumn(let p): biasBase = p; biasPerRow = false
+            epilogue.flags |= UInt32(FRUGAL_SGEMM_BIAS_COL)
+        }
+        let threads = m * n * k >= parallelThreshold ? (pool?.threadCount ?? 1) : 1
+        let job = Job(
+            m: m, n: n, k: k, a: a, b: b, c: c, ldc: ldc, accumulate: accumulate,
+            epilogue: epilogue, biasBase: biasBase, biasPerRow: biasPerRow, kernel: kernel,
+            threads: threads, pool: threads > 1 ? pool : nil)
+        let ws = SGEMMWorkspace.take()
+        defer { SGEMMWorkspace.recycle(ws) }
+        if k == 0 || m <= kernel.mr {  // (k == 0: any m)
+            job.singlePass(ws)
+        } else {
+            job.blocked(ws)
+        }
+    }
+
+    /// Runs `body(i)` for i in 0..<count on the pool (inline when count is 1).
+    @inline(__always)
+    static func parallel(_ count: Int, _ pool: ThreadPool?, _ body: (Int) -> Void) {
+        if count <= 1 || pool == nil {
+            for i in 0..<count { body(i) }
+        } else {
+            pool!.parallelFor(count, body)
+        }
+    }
+
+    /// [lo, hi) of part `i` when `total` items are cut into `parts` near-equal pieces.
+    @inline(__always)
+    static func split(_ total: Int, _ parts: Int, _ i: Int) -> (Int, Int) {
+        (total * i / parts, total * (i + 1) / parts)
+    }
+
+    struct Job {
+        let m: Int, n: Int, k: Int
+        let a: SGEMMOperandA
+        let b: SGEMMSourceB
+        let c: UnsafeMutablePointer<Float>
+        let ldc: Int
+        let accumulate: Bool
+        let epilogue: frugal_sgemm_epilogue
+        let biasBase: UnsafePointer<Float>?
+        let biasPerRow: Bool
+        let kernel: SGEMMKernel
+        let threads: Int
+        let pool: ThreadPool?
+
+        /// Points the bias of the epilogue at the tile whose corner is (i, j).
+        @inline(__always)
+        func tileEpilogue(_ e: inout frugal_sgemm_epilogue, i: Int, j: Int) {
+            if let biasBase { e.bias = biasPerRow ? biasBase + i : biasBase + j }
+        }
+
+        /// Flags of a k block: C is added unless this is the first block of a fresh
+        /// product; bias and clamp only come with the last block.
+        func blockEpilogue(first: Bool, last: Bool) -> frugal_sgemm_epilogue {
+            var e = epilogue
+            if !last { e.flags = 0 }
+            if accumulate || !first { e.flags |= UInt32(FRUGAL_SGEMM_ACCUMULATE) }
+            return e
+        }
+
+        // MARK: blocked (m > MR)
+
+        @inline(__always)
+        func roundUp(_ x: Int, _ to: Int) -> Int { (x + to - 1) / to * to }
+
+        func blocked(_ ws: SGEMMWorkspace) {
+            let mr = kernel.mr, nr = kernel.nr
+            let rowPanels = (m + mr - 1) / mr
+            // Blocks of k and n of near-equal size (k = 600 is 2 x 300, not 512 + 88).
+            let kBlocks = (k + kernel.kc - 1) / kernel.kc
+            let kcStep = (k + kBlocks - 1) / kBlocks
+            let nBlocks = (n + kernel.nc - 1) / kernel.nc
+            let ncStep = roundUp((n + nBlocks - 1) / nBlocks, nr)
+            // Tasks: row blocks of at most MC rows x column chunks. With several threads,
+            // enough row panels means an m split into a multiple of the thread count of row
+            // blocks (all tasks share the packed B); otherwise (small m) each row block is
+            // split into column chunks, one per thread, each task repacking its few rows of
+            // A. Tasks are claimed dynamically, so a core busy elsewhere just takes fewer.
+            var rowBlocks = (rowPanels + kernel.mc / mr - 1) / (kernel.mc / mr)
+            var colChunks = 1
+            if threads > 1 {
+                if rowPanels >= 4 * threads {
+                    rowBlocks = min(rowPanels, roundUp(rowBlocks, threads))
+                } else {
+                    colChunks = threads
+                }
+            }
+            let tasks = rowBlocks * colChunks
+            var packedB: GEMM.PackedB? = nil
+            if case .packed(let pb) = b { packedB = pb }
+            if m <= SGEMMDriver.narrowRows {
+                narrow(ws, kcStep: kcStep, ncStep: ncStep, packedB: packedB)
+                return
+            }
+            if packedB == nil { ws.reserve(slot: 0, count: kcStep * ncStep) }
+            let blockRows = (rowPanels + rowBlocks - 1) / rowBlocks * mr
+            let slots = min(threads, tasks)
+            for s in 0..<slots { ws.reserve(slot: 1 + s, count: blockRows * kcStep) }
+
+            var jc = 0
+            while jc < n {
+                let nc = min(ncStep, n - jc)
+                let colPanels = (nc + nr - 1) / nr
+                let chunks = min(colChunks, colPanels)
+                var pc = 0
+                while pc < k {
+                    let kc = min(kcStep, k - pc)
+                    let base = blockEpilogue(first: pc == 0, last: pc + kc == k)
+                    // B block: shared packed buffer, or the caller's PackedB in place.
+                    let bBlock: UnsafePointer<Float>, panelStride: Int
+                    if let pb = packedB {
+                        bBlock = pb.panel(jc / nr) + pc * nr
+                        panelStride = pb.panelStride
+                    } else {
+                        guard case .plain(let ob) = b else { return }
+                        let dst = ws.buffer(0)
+                        let packTasks = threads == 1 ? 1 : min(colPanels, 4 * threads)
+                        SGEMMDriver.parallel(packTasks, pool) { t in
+                            let (q0, q1) = SGEMMDriver.split(colPanels, packTasks, t)
+                            let j0 = q0 * nr, j1 = min(nc, q1 * nr)
+                            SGEMMPacking.packB(
+                                ob, p0: pc, kc: kc, j0: jc + j0, cols: j1 - j0, nr: nr,
+                                into: dst + q0 * kc * nr, panelStride: kc * nr)
+                        }
+                        bBlock = UnsafePointer(dst)
+                        panelStride = kc * nr
+                    }
+                    SGEMMDriver.parallel(rowBlocks * chunks, pool) { t in
+                        let (r0, r1) = SGEMMDriver.split(rowPanels, rowBlocks, t / chunks)
+                        let (q0, q1) = SGEMMDriver.split(colPanels, chunks, t % chunks)
+                        let slot = ws.acquireSlot()
+                        computeBlock(
+                            rows: (r0 * mr)..<min(m, r1 * mr), panels: q0..<q1, jc: jc, pc: pc, kc: kc,
+                            bBlock: bBlock, panelStride: panelStride, aPack: ws.buffer(1 + slot), base: base)
+                        ws.releaseSlot(slot)
+                    }
+                    pc += kc
+                }
+                jc += nc
+            }
+        }
+
+        /// Blocked path for moderate m: all of A for a k block (m x kc, at most
+        /// narrowRows x KC floats) is packed once into L2-sized shared memory, then tasks
+        /// take chunks of B panels, each packing a panel just before the kernels sweep all
+        /// of A over it, while it is hot in L1/L2. B never makes a round trip through L3,
+        /// which matters when each B element is used by few rows.
+        func narrow(_ ws: SGEMMWorkspace, kcStep: Int, ncStep: Int, packedB: GEMM.PackedB?) {
+            let mr = kernel.mr, nr = kernel.nr
+            let rowPanels = (m + mr - 1) / mr
+            ws.reserve(slot: 0, count: rowPanels * mr * kcStep)
+            if packedB == nil {
+                for s in 0..<threads { ws.reserve(slot: 1 + s, count: kcStep * nr * SGEMMDriver.narrowGroup) }
+            }
+            let aPack = ws.buffer(0)
+            var jc = 0
+            while jc < n {
+                let nc = min(ncStep, n - jc)
+                let colPanels = (nc + nr - 1) / nr
+                var pc = 0
+                while pc < k {
+                    let kc = min(kcStep, k - pc)
+                    let base = blockEpilogue(first: pc == 0, last: pc + kc == k)
+                    if jc == 0 || kc < k {
+                        let packTasks = threads == 1 ? 1 : min(rowPanels, 2 * threads)
+                        SGEMMDriver.parallel(packTasks, pool) { t in
+                            let (r0, r1) = SGEMMDriver.split(rowPanels, packTasks, t)
+                            let i0 = r0 * mr, i1 = min(m, r1 * mr)
+                            SGEMMPacking.packA(a, i0: i0, rows: i1 - i0, p0: pc, kc: kc, mr: mr, into: aPack + i0 * kc)
+                        }
+                    }
+                    let tasks = threads == 1 ? 1 : min(colPanels, 4 * threads)
+                    SGEMMDriver.parallel(tasks, pool) { t in
+                        let (q0, q1) = SGEMMDriver.split(colPanels, tasks, t)
+                        let slot = ws.acquireSlot()
+                        var e = base
+                        var g = q0
+                        while g < q1 {
+                            // A group of panels packed together, row by row (sequential reads).
+                            let g1 = min(q1, g + SGEMMDriver.narrowGroup)
+                            let bGroup: UnsafePointer<Float>, groupStride: Int
+                            switch b {
+                            case .packed(let pb):
+                                bGroup = pb.panel((jc / nr) + g) + pc * nr
+                                groupStride = pb.panelStride
+                            case .plain(let ob):
+                                let buf = ws.buffer(1 + slot)
+                                let j0 = jc + g * nr
+                                SGEMMPacking.packB(
+                                    ob, p0: pc, kc: kc, j0: j0, cols: min(n, jc + g1 * nr) - j0, nr: nr,
+                                    into: buf, panelStride: kc * nr)
+                                bGroup = UnsafePointer(buf)
+                                groupStride = kc * nr
+                            }
+                            for q in g..<g1 {
+                                let j = jc + q * nr, w = min(nr, n - j)
+                                let bp = bGroup + (q - g) * groupStride
+                                var ir = 0
+                                while ir < m {
+                                    tileEpilogue(&e, i: ir, j: j)
+                                    kernel.tile(
+                                        mr: min(mr, m - ir), nr: w, kc: kc, a: aPack + ir * kc, b: bp, ldb: nr,
+                                        c: c + ir * ldc + j, ldc: ldc, epilogue: &e)
+                                    ir += mr
+                                }
+                            }
+                            g = g1
+                        }
+                        ws.releaseSlot(slot)
+                    }
+                    pc += kc
+                }
+                jc += nc
+            }
+        }
+
+        /// One task's share of a KC x NC block: its rows of C (one A block), its B panels.
+        @inline(__always)
+        func computeBlock(
+            rows: Range<Int>, panels: Range<Int>, jc: Int, pc: Int, kc: Int,
+            bBlock: UnsafePointer<Float>, panelStride: Int,
+            aPack: UnsafeMutablePointer<Float>, base: frugal_sgemm_epilogue
+        ) {
+            let mr = kernel.mr, nr = kernel.nr
+            let ic = rows.lowerBound, mc = rows.count
+            var e = base
+            SGEMMPacking.packA(a, i0: ic, rows: mc, p0: pc, kc: kc, mr: mr, into: aPack)
+            for q in panels {
+                let j = jc + q * nr, w = min(nr, n - j)
+                let bp = bBlock + q * panelStride
+                var ir = 0
+                while ir < mc {
+                    let rr = min(mr, mc - ir)
+                    tileEpilogue(&e, i: ic + ir, j: j)
+                    kernel.tile(
+                        mr: rr, nr: w, kc: kc, a: aPack + ir * kc, b: bp, ldb: nr,
+                        c: c + (ic + ir) * ldc + j, ldc: ldc, epilogue: &e)
+                    ir += mr
+                }
+            }
+        }
+    }
+}

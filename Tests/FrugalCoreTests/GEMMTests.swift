@@ -1,0 +1,201 @@
+// fp32 GEMM against a double-precision reference: shapes around the tile sizes, transposes,
+// leading dimensions, accumulate, bias, clamp, PackedB, threads, and every ISA the CPU has.
+import FrugalCore
+import Testing
+
+/// A deterministic generator so that failures reproduce.
+private struct SplitMix {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func float() -> Float { Float(next() >> 40) / Float(1 << 24) * 2 - 1 }
+    mutating func int(_ r: ClosedRange<Int>) -> Int { r.lowerBound + Int(next() % UInt64(r.count)) }
+}
+
+private enum BiasKind: CaseIterable { case none, row, column }
+
+/// One GEMM case: builds operands, runs sgemm (plain or packed B), checks against doubles.
+private struct Case {
+    var m: Int, n: Int, k: Int
+    var transA = false, transB = false
+    var padA = 0, padB = 0, padC = 0
+    var accumulate = false
+    var bias = BiasKind.none
+    var clamp: ClosedRange<Float>? = nil
+    var packed = false
+
+    /// Returns a failure description, or nil when every element is within tolerance.
+    func run(isa: KernelISA, pool: ThreadPool, seed: UInt64) -> String? {
+        var rng = SplitMix(state: seed)
+        let lda = max(1, transA ? m : k) + padA, ldb = max(1, transB ? k : n) + padB
+        let ldc = max(1, n) + padC
+        let aCount = max(1, (transA ? k : m) * lda), bCount = max(1, (transB ? n : k) * ldb)
+        let a = (0..<aCount).map { _ in rng.float() }
+        let b = (0..<bCount).map { _ in rng.float() }
+        let biasValues = (0..<max(m, n, 1)).map { _ in rng.float() }
+        var c = (0..<max(1, m * ldc)).map { _ in rng.float() }
+        let c0 = c
+
+        // Reference in double precision.
+        var want = [Double](repeating: 0, count: m * n)
+        for i in 0..<m {
+            for j in 0..<n {
+                var s: Double = accumulate ? Double(c0[i * ldc + j]) : 0
+                for p in 0..<k {
+                    let av = transA ? a[p * lda + i] : a[i * lda + p]
+                    let bv = transB ? b[j * ldb + p] : b[p * ldb + j]
+                    s += Double(av) * Double(bv)
+                }
+                if bias == .row { s += Double(biasValues[i]) }
+                if bias == .column { s += Double(biasValues[j]) }
+                if let clamp { s = min(max(s, Double(clamp.lowerBound)), Double(clamp.upperBound)) }
+                want[i * n + j] = s
+            }
+        }
+
+        a.withUnsafeBufferPointer { ap in
+            b.withUnsafeBufferPointer { bp in
+                biasValues.withUnsafeBufferPointer { biasp in
+                    c.withUnsafeMutableBufferPointer { cp in
+                        let gb: GEMMBias =
+                            bias == .row ? .perRow(biasp.baseAddress!)
+                            : bias == .column ? .perColumn(biasp.baseAddress!) : .none
+                        if packed {
+                            let pb = GEMM.PackedB(
+                                k: k, n: n, b: bp.baseAddress!, ldb: ldb, transB: transB, isa: isa, pool: pool)
+                            GEMM.sgemm(
+                                m: m, a: ap.baseAddress!, lda: lda, transA: transA, b: pb,
+                                c: cp.baseAddress!, ldc: ldc, accumulate: accumulate, bias: gb,
+                                clamp: clamp, pool: pool)
+                        } else {
+                            GEMM.sgemm(
+                                m: m, n: n, k: k, a: ap.baseAddress!, lda: lda, transA: transA,
+                                b: bp.baseAddress!, ldb: ldb, transB: transB, c: cp.baseAddress!, ldc: ldc,
+                                accumulate: accumulate, bias: gb, clamp: clamp, pool: pool, isa: isa)
+                        }
+                    }
+                }
+            }
+        }
+
+        let tol = 1e-5 * (Double(k).squareRoot() + 2)
+        for i in 0..<m {
+            for j in 0..<n where abs(Double(c[i * ldc + j]) - want[i * n + j]) > tol {
+                return "\(self) isa \(isa) threads \(pool.threadCount): C[\(i),\(j)] = \(c[i * ldc + j]), want \(want[i * n + j])"
+            }
+            // Padding columns of C must be untouched.
+            for j in n..<ldc where c[i * ldc + j] != c0[i * ldc + j] {
+                return "\(self) isa \(isa): wrote C[\(i),\(j)] past n"
+            }
+        }
+        return nil
+    }
+}
+
+private let isas = [KernelISA.avx512, .avx2, .portable].filter(\.isSupported)
+private let pool1 = ThreadPool(threadCount: 1)
+private let pool3 = ThreadPool(threadCount: 3)
+
+@Suite struct GEMMTests {
+    @Test(arguments: isas) func edgeShapes(isa: KernelISA) {
+        // Around the tile sizes of every ISA (4/6/12 rows, 16/32 columns) and primes.
+        let dims = [1, 2, 3, 4, 5, 6, 7, 11, 12, 13, 16, 17, 31, 32, 33, 97]
+        var seed: UInt64 = 1
+        for m in dims {
+            for n in [1, 7, 15, 16, 17, 31, 33, 97] {
+                for k in [1, 3, 13, 64] {
+                    seed += 1
+                    let cse = Case(m: m, n: n, k: k)
+                    if let f = cse.run(isa: isa, pool: pool1, seed: seed) { Issue.record("\(f)"); return }
+                }
+            }
+        }
+    }
+
+    @Test(arguments: isas) func emptyAndZeroDepth(isa: KernelISA) {
+        for (m, n, k) in [(0, 5, 3), (5, 0, 3), (0, 0, 0), (5, 7, 0), (20, 40, 0), (1, 1, 0)] {
+            for acc in [false, true] {
+                for bias in BiasKind.allCases {
+                    for packed in [false, true] {
+                        let cse = Case(m: m, n: n, k: k, accumulate: acc, bias: bias, clamp: -0.5...0.5, packed: packed)
+                        if let f = cse.run(isa: isa, pool: pool3, seed: 7) { Issue.record("\(f)"); return }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test(arguments: isas) func randomOptions(isa: KernelISA) {
+        var rng = SplitMix(state: 42)
+        for iter in 0..<120 {
+            var cse = Case(m: rng.int(1...70), n: rng.int(1...90), k: rng.int(1...300))
+            if iter % 10 == 0 { cse.m = rng.int(1...4) }  // the single-pass path
+            if iter % 15 == 0 { cse.k = rng.int(257...600) }  // several k blocks
+            cse.transA = rng.int(0...1) == 1
+            cse.transB = rng.int(0...1) == 1
+            cse.padA = rng.int(0...1) * rng.int(1...5)
+            cse.padB = rng.int(0...1) * rng.int(1...5)
+            cse.padC = rng.int(0...1) * rng.int(1...5)
+            cse.accumulate = rng.int(0...1) == 1
+            cse.bias = BiasKind.allCases[rng.int(0...2)]
+            cse.clamp = [nil, 0...Float.infinity, 0...6, -0.25...0.25][rng.int(0...3)]
+            cse.packed = rng.int(0...2) == 0
+            let pool = iter % 2 == 0 ? pool1 : pool3
+            if let f = cse.run(isa: isa, pool: pool, seed: UInt64(iter)) { Issue.record("\(f)"); return }
+        }
+    }
+
+    @Test(arguments: isas) func largeThreaded(isa: KernelISA) {
+        // Several k blocks, an m split and an n split across threads, edges everywhere.
+        let cases = [
+            Case(m: 131, n: 97, k: 613, accumulate: true, bias: .row, clamp: 0...Float.infinity),
+            Case(m: 3, n: 1000, k: 513, bias: .column),
+            Case(m: 3, n: 300, k: 300, transB: true, bias: .column, packed: false),
+            Case(m: 2, n: 300, k: 300, bias: .column, packed: true),
+            Case(m: 40, n: 530, k: 270, transA: true, transB: true, packed: true),
+            Case(m: 200, n: 33, k: 100, padA: 3, padB: 2, padC: 1, accumulate: true),
+            // Past the narrow path (m > 192): row blocks shared among threads, 2 k blocks.
+            Case(m: 301, n: 150, k: 700, transA: true, bias: .row, clamp: 0...6),
+            Case(m: 250, n: 70, k: 530, transB: true, accumulate: true, bias: .column, packed: true),
+            Case(m: 1, n: 200, k: 1000, padB: 3, accumulate: true, bias: .column, clamp: -1...1),
+        ]
+        for (i, cse) in cases.enumerated() {
+            for pool in [pool1, pool3] {
+                if let f = cse.run(isa: isa, pool: pool, seed: UInt64(100 + i)) { Issue.record("\(f)"); return }
+            }
+        }
+    }
+
+    @Test(arguments: isas) func fewRowsTransposedB(isa: KernelISA) {
+        // The dot-product path: m <= 4 with B stored n×k, k tails around 8 and 16 lanes.
+        var seed: UInt64 = 900
+        for m in 1...5 {
+            for n in [1, 3, 4, 5, 9] {
+                for k in [1, 7, 8, 15, 16, 17, 40] {
+                    seed += 1
+                    let cse = Case(
+                        m: m, n: n, k: k, transA: seed % 2 == 0, transB: true, padA: Int(seed % 3),
+                        padB: Int(seed % 2), accumulate: seed % 3 == 0, bias: BiasKind.allCases[Int(seed % 3)],
+                        clamp: seed % 4 == 0 ? -0.3...0.3 : nil)
+                    if let f = cse.run(isa: isa, pool: pool3, seed: seed) { Issue.record("\(f)"); return }
+                }
+            }
+        }
+    }
+
+    @Test func packedBRemembersItsLayout() {
+        let b = [Float](repeating: 1, count: 40 * 50)
+        b.withUnsafeBufferPointer { bp in
+            for isa in isas {
+                let pb = GEMM.PackedB(k: 40, n: 50, b: bp.baseAddress!, ldb: 50, isa: isa)
+                #expect(pb.isa == isa && pb.k == 40 && pb.n == 50)
+                #expect(pb.byteCount >= 40 * 50 * 4)
+            }
+        }
+    }
+}
