@@ -60,9 +60,9 @@ final class FloatBuffer {
     deinit { p.deallocate() }
 }
 
-/// A small, fast, seedable generator (SplitMix64): the one source of randomness in training,
+/// The tape's seedable generator (SplitMix64) for Dropout masks and shuffling,
 /// so one seed gives the same run twice.
-public struct SeededGenerator: RandomNumberGenerator, Sendable {
+struct TrainingRandom: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
     public init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }

@@ -42,7 +42,7 @@ final class TapeContext {
     let pool: ThreadPool
     let opset: Int
     var training: Bool
-    var rng: SeededGenerator
+    var rng: TrainingRandom
     /// Running statistics that a training-mode BatchNormalization produced, by initializer name.
     var stateUpdates: [String: FloatBuffer] = [:]
 
@@ -50,7 +50,7 @@ final class TapeContext {
         self.pool = pool
         self.opset = opset
         self.training = training
-        rng = SeededGenerator(seed: seed)
+        rng = TrainingRandom(seed: seed)
     }
 }
 

@@ -97,7 +97,7 @@ public final class Trainer {
 
     /// One optimizer step on a batch; returns the loss and how many rows were classified right.
     @discardableResult
-    public func trainStep(_ batch: Batch) throws -> (loss: Float, correct: Int) {
+    public func trainStep(_ batch: TrainingBatch) throws -> (loss: Float, correct: Int) {
         if let s = schedule { optimizer.learningRate = s.learningRate(step: step) }
         tape.training = true
         let outputs = try tape.forwardBuffers([inputName: .float(try FloatBuffer(batch.inputs))], parameters: try parameterBuffers())

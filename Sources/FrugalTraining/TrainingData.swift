@@ -1,7 +1,7 @@
 import FrugalCore
 
 /// One mini-batch: inputs [B, ...] (float32, NCHW for images) and one class label per row.
-public struct Batch {
+public struct TrainingBatch {
     public var inputs: Tensor
     public var labels: [Int32]
 
@@ -19,8 +19,8 @@ public struct Batch {
 public protocol BatchSource {
     /// Batches per epoch.
     var batchCount: Int { get }
-    /// Batch `index` (0..<batchCount) of epoch `epoch` (0-based).
-    func batch(_ index: Int, epoch: Int) throws -> Batch
+    /// TrainingBatch `index` (0..<batchCount) of epoch `epoch` (0-based).
+    func batch(_ index: Int, epoch: Int) throws -> TrainingBatch
 }
 
 /// Samples held in one tensor [N, ...] with labels, served in batches; reshuffled every epoch
@@ -56,7 +56,7 @@ public final class InMemoryBatchSource: BatchSource {
         if cachedEpoch == epoch { return order }
         var p = Array(0..<labels.count)
         if shuffle {
-            var rng = SeededGenerator(seed: seed &+ UInt64(epoch) &* 0x2545_F491_4F6C_DD1D)
+            var rng = TrainingRandom(seed: seed &+ UInt64(epoch) &* 0x2545_F491_4F6C_DD1D)
             for i in stride(from: p.count - 1, to: 0, by: -1) {
                 let j = Int(rng.next() % UInt64(i + 1))
                 p.swapAt(i, j)
@@ -67,7 +67,7 @@ public final class InMemoryBatchSource: BatchSource {
         return p
     }
 
-    public func batch(_ index: Int, epoch: Int) throws -> Batch {
+    public func batch(_ index: Int, epoch: Int) throws -> TrainingBatch {
         let p = permutation(epoch: epoch)
         let lo = index * batchSize, hi = min(lo + batchSize, labels.count)
         guard lo < hi else { throw TrainingError.data(path: "<memory>", reason: "batch \(index) is past the end (\(batchCount) batches)") }
@@ -82,6 +82,6 @@ public final class InMemoryBatchSource: BatchSource {
                 }
             }
         }
-        return Batch(inputs: x, labels: (lo..<hi).map { labels[p[$0]] })
+        return TrainingBatch(inputs: x, labels: (lo..<hi).map { labels[p[$0]] })
     }
 }

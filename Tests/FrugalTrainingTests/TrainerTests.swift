@@ -6,7 +6,7 @@ import Testing
 
 /// A 2-16-2 MLP (Gemm, Relu, Gemm) with seeded initial weights.
 func tinyMLP(seed: UInt64 = 1, hidden: Int = 16, dropout: Bool = false) throws -> Graph {
-    var rng = SeededGenerator(seed: seed)
+    var rng = TrainingRandom(seed: seed)
     var b = GraphBuilder(name: "mlp")
     let x = b.input("input", dtype: .float32, shape: [.symbolic("N"), .fixed(2)])
     let w1 = b.initializer("w1", try Tensor(shape: [hidden, 2], scalars: (0..<(2 * hidden)).map { _ in rng.nextGaussian() }), trainable: true)
@@ -21,7 +21,7 @@ func tinyMLP(seed: UInt64 = 1, hidden: Int = 16, dropout: Bool = false) throws -
 
 /// XOR on noisy corners: 4 clusters, label = x0 > 0 xor x1 > 0.
 func xorData(count: Int, seed: UInt64, batchSize: Int = 16) throws -> InMemoryBatchSource {
-    var rng = SeededGenerator(seed: seed)
+    var rng = TrainingRandom(seed: seed)
     var xs: [Float] = [], ys: [Int32] = []
     for i in 0..<count {
         let a = i % 2, c = (i / 2) % 2
@@ -88,7 +88,7 @@ func xorData(count: Int, seed: UInt64, batchSize: Int = 16) throws -> InMemoryBa
         let v = b.initializer("var", try Tensor(shape: [2], scalars: [1, 1] as [Float]))
         b.output(b.node("BatchNormalization", [x, s, bias, mean, v], attributes: ["momentum": .float(0.5)]), dtype: .float32, shape: nil)
         let t = try Trainer(graph: b.graph, optimizer: SGD(learningRate: 0))
-        let batch = Batch(inputs: try Tensor(shape: [2, 2], scalars: [1, 2, 3, 6] as [Float]), labels: [0, 1])
+        let batch = TrainingBatch(inputs: try Tensor(shape: [2, 2], scalars: [1, 2, 3, 6] as [Float]), labels: [0, 1])
         try t.trainStep(batch)
         // batch mean [2, 4]; unbiased variance [2, 8]; running = 0.5·old + 0.5·batch
         #expect(t.parameters["mean"]!.scalars(as: Float.self) == [1, 2])
