@@ -85,3 +85,48 @@ public final class InMemoryBatchSource: BatchSource {
         return TrainingBatch(inputs: x, labels: (lo..<hi).map { labels[p[$0]] })
     }
 }
+
+/// Shifts each image of a batch [B, C, H, W] by a random (dy, dx) in -maxShift...maxShift,
+/// filling with `fill`: cheap augmentation for digits. Seeded by (seed, epoch, batch).
+public struct ShiftAugmentedSource: BatchSource {
+    public let base: BatchSource
+    public let maxShift: Int
+    public let fill: Float
+    public let seed: UInt64
+
+    public init(_ base: BatchSource, maxShift: Int, fill: Float = 0, seed: UInt64 = 0) {
+        self.base = base
+        self.maxShift = maxShift
+        self.fill = fill
+        self.seed = seed
+    }
+
+    public var batchCount: Int { base.batchCount }
+
+    public func batch(_ index: Int, epoch: Int) throws -> TrainingBatch {
+        var b = try base.batch(index, epoch: epoch)
+        guard maxShift > 0, b.inputs.rank == 4 else { return b }
+        var rng = TrainingRandom(seed: seed ^ (UInt64(epoch) &* 0x9E37_79B9) ^ (UInt64(index) &* 0xC2B2_AE3D_27D4_EB4F))
+        let d = b.inputs.shape.dims, C = d[1], H = d[2], W = d[3], span = UInt64(2 * maxShift + 1)
+        let src = b.inputs
+        let fill = self.fill
+        b.inputs.withUnsafeMutableBufferPointer(as: Float.self) { dst in
+            src.withUnsafeBufferPointer(as: Float.self) { s in
+                for n in 0..<d[0] {
+                    let dy = Int(rng.next() % span) - maxShift, dx = Int(rng.next() % span) - maxShift
+                    for c in 0..<C {
+                        let base = (n * C + c) * H * W
+                        for y in 0..<H {
+                            let sy = y - dy
+                            for x in 0..<W {
+                                let sx = x - dx
+                                dst[base + y * W + x] = sy >= 0 && sy < H && sx >= 0 && sx < W ? s[base + sy * W + sx] : fill
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return b
+    }
+}
