@@ -117,7 +117,7 @@ enum Derivatives {
                 var col: FloatBuffer
                 if case .columns(let c) = r.saved { col = c } else {
                     col = FloatBuffer(uninitialized: [G, K, cols])
-                    for g in 0..<G { TK.im2col(d, input.p, c0: g * d.groupInChannels, col.p + g * K * cols) }
+                    for g in 0..<G { TK.im2col(d, input.p, c0: g * d.groupInChannels, col.p + g * K * cols, pool: ctx.pool) }
                 }
                 for g in 0..<G {
                     TK.gemm(Mg, K, cols, dyt.p + g * Mg * cols, cols, false, col.p + g * K * cols, cols, true,
@@ -130,7 +130,7 @@ enum Derivatives {
                 let dcol = FloatBuffer(uninitialized: [K, cols])
                 for g in 0..<G {
                     TK.gemm(K, cols, Mg, w.p + g * Mg * K, K, true, dyt.p + g * Mg * cols, cols, false, dcol.p, cols, pool: ctx.pool)
-                    TK.col2im(d, dcol.p, c0: g * d.groupInChannels, t.p)
+                    TK.col2im(d, dcol.p, c0: g * d.groupInChannels, t.p, pool: ctx.pool)
                 }
                 dx = t
             }

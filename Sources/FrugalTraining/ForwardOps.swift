@@ -159,7 +159,7 @@ enum ForwardOps {
         let yt = FloatBuffer(uninitialized: [d.outChannels, cols])  // [M, N·oHW]
         for g in 0..<G {
             let cg = col.p + g * K * cols
-            TK.im2col(d, input.p, c0: g * d.groupInChannels, cg)
+            TK.im2col(d, input.p, c0: g * d.groupInChannels, cg, pool: ctx.pool)
             TK.gemm(Mg, cols, K, w.p + g * Mg * K, K, false, cg, cols, false, yt.p + g * Mg * cols, cols, pool: ctx.pool)
         }
         let y = FloatBuffer(uninitialized: d.outputShape.dims)

@@ -34,6 +34,28 @@ enum Spatial {
         let y = FloatBuffer(uninitialized: d.outputShape.dims)
         var idx = [Int32](repeating: 0, count: isMax ? y.count : 0)
         let includePad = try node.int("count_include_pad", default: 0) != 0
+        if isMax && d.padTop == 0 && d.padLeft == 0 && d.dilationHeight == 1 && d.dilationWidth == 1
+            && (oH - 1) * d.strideHeight + d.kernelHeight <= H && (oW - 1) * d.strideWidth + d.kernelWidth <= W {
+            // Every window inside the input: no range checks.
+            let kH = d.kernelHeight, kW = d.kernelWidth, sH = d.strideHeight, sW = d.strideWidth
+            idx.withUnsafeMutableBufferPointer { ip in
+                for plane in 0..<(d.batch * d.channels) {
+                    let src = a.p + plane * H * W
+                    for oh in 0..<oH { for ow in 0..<oW {
+                        var bi = oh * sH * W + ow * sW
+                        var best = src[bi]
+                        for kh in 0..<kH {
+                            let rowStart = (oh * sH + kh) * W + ow * sW
+                            for kw in 0..<kW where src[rowStart + kw] > best { best = src[rowStart + kw]; bi = rowStart + kw }
+                        }
+                        let o = (plane * oH + oh) * oW + ow
+                        y.p[o] = best
+                        ip[o] = Int32(plane * H * W + bi)
+                    } }
+                }
+            }
+            return ([.float(y)], .indices(idx))
+        }
         for plane in 0..<(d.batch * d.channels) {
             let src = a.p + plane * H * W
             for oh in 0..<oH {

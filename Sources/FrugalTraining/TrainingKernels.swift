@@ -111,54 +111,69 @@ enum TK {
         return r
     }
 
-    /// Unfolds channels `c0..<c0+Cg` of every image of x [N, C, H, W] into col [Cg·kH·kW, N·oH·oW].
-    static func im2col(_ d: Conv2DDescriptor, _ x: UnsafePointer<Float>, c0: Int, _ col: UnsafeMutablePointer<Float>) {
+    /// Output columns `ow` whose input column `ow·stride − pad + kw·dilation` lies in 0..<W.
+    @inline(__always)
+    static func validColumns(_ d: Conv2DDescriptor, kw: Int) -> (lo: Int, hi: Int, shift: Int) {
+        let shift = kw * d.dilationWidth - d.padLeft, sW = d.strideWidth, oW = d.outWidth
+        var lo = 0, hi = oW
+        while lo < oW && lo * sW + shift < 0 { lo += 1 }
+        while hi > lo && (hi - 1) * sW + shift >= d.inWidth { hi -= 1 }
+        return (lo, hi, shift)
+    }
+
+    /// Unfolds channels `c0..<c0+Cg` of every image of x [N, C, H, W] into col [Cg·kH·kW, N·oH·oW]
+    /// (images in parallel on `pool`).
+    static func im2col(_ d: Conv2DDescriptor, _ x: UnsafePointer<Float>, c0: Int, _ col: UnsafeMutablePointer<Float>, pool: ThreadPool? = nil) {
         let kH = d.kernelHeight, kW = d.kernelWidth, H = d.inHeight, W = d.inWidth
         let oH = d.outHeight, oW = d.outWidth, oHW = oH * oW, N = d.batch
-        let Cg = d.groupInChannels, ld = N * oHW
-        for r in 0..<(Cg * kH * kW) {
-            let c = r / (kH * kW), kh = (r / kW) % kH, kw = r % kW
-            for n in 0..<N {
+        let Cg = d.groupInChannels, ld = N * oHW, sW = d.strideWidth
+        let rows = Cg * kH * kW
+        let body = { (n: Int) in
+            for r in 0..<rows {
+                let c = r / (kH * kW), kh = (r / kW) % kH, kw = r % kW
+                let (lo, hi, shift) = validColumns(d, kw: kw)
                 let plane = x + (n * d.inChannels + c0 + c) * H * W
                 let dst0 = col + r * ld + n * oHW
                 for oh in 0..<oH {
                     let dst = dst0 + oh * oW
                     let ih = oh * d.strideHeight - d.padTop + kh * d.dilationHeight
-                    if ih < 0 || ih >= H { dst.update(repeating: 0, count: oW); continue }
-                    let row = plane + ih * W
-                    var iw = kw * d.dilationWidth - d.padLeft
-                    for ow in 0..<oW {
-                        dst[ow] = (iw >= 0 && iw < W) ? row[iw] : 0
-                        iw += d.strideWidth
-                    }
+                    if ih < 0 || ih >= H || lo >= hi { dst.update(repeating: 0, count: oW); continue }
+                    if lo > 0 { dst.update(repeating: 0, count: lo) }
+                    let src = plane + ih * W + shift
+                    if sW == 1 { (dst + lo).update(from: src + lo, count: hi - lo) }
+                    else { for ow in lo..<hi { dst[ow] = src[ow * sW] } }
+                    if hi < oW { (dst + hi).update(repeating: 0, count: oW - hi) }
                 }
             }
         }
+        if let p = pool, p.threadCount > 1, N > 1 { p.parallelFor(N, body) } else { for n in 0..<N { body(n) } }
     }
 
-    /// Adds col [Cg·kH·kW, N·oH·oW] back into channels `c0..<c0+Cg` of dx [N, C, H, W].
-    static func col2im(_ d: Conv2DDescriptor, _ col: UnsafePointer<Float>, c0: Int, _ dx: UnsafeMutablePointer<Float>) {
+    /// Adds col [Cg·kH·kW, N·oH·oW] back into channels `c0..<c0+Cg` of dx [N, C, H, W]
+    /// (images in parallel on `pool`).
+    static func col2im(_ d: Conv2DDescriptor, _ col: UnsafePointer<Float>, c0: Int, _ dx: UnsafeMutablePointer<Float>, pool: ThreadPool? = nil) {
         let kH = d.kernelHeight, kW = d.kernelWidth, H = d.inHeight, W = d.inWidth
         let oH = d.outHeight, oW = d.outWidth, oHW = oH * oW, N = d.batch
-        let Cg = d.groupInChannels, ld = N * oHW
-        for r in 0..<(Cg * kH * kW) {
-            let c = r / (kH * kW), kh = (r / kW) % kH, kw = r % kW
-            for n in 0..<N {
+        let Cg = d.groupInChannels, ld = N * oHW, sW = d.strideWidth
+        let rows = Cg * kH * kW
+        let body = { (n: Int) in
+            for r in 0..<rows {
+                let c = r / (kH * kW), kh = (r / kW) % kH, kw = r % kW
+                let (lo, hi, shift) = validColumns(d, kw: kw)
+                if lo >= hi { continue }
                 let plane = dx + (n * d.inChannels + c0 + c) * H * W
                 let src0 = col + r * ld + n * oHW
                 for oh in 0..<oH {
                     let ih = oh * d.strideHeight - d.padTop + kh * d.dilationHeight
                     if ih < 0 || ih >= H { continue }
                     let src = src0 + oh * oW
-                    let row = plane + ih * W
-                    var iw = kw * d.dilationWidth - d.padLeft
-                    for ow in 0..<oW {
-                        if iw >= 0 && iw < W { row[iw] += src[ow] }
-                        iw += d.strideWidth
-                    }
+                    let row = plane + ih * W + shift
+                    if sW == 1 { for ow in lo..<hi { row[ow] += src[ow] } }
+                    else { for ow in lo..<hi { row[ow * sW] += src[ow] } }
                 }
             }
         }
+        if let p = pool, p.threadCount > 1, N > 1 { p.parallelFor(N, body) } else { for n in 0..<N { body(n) } }
     }
 
     /// Pads [top, left, bottom, right] for 2-D spatial ops from ONNX `pads` / `auto_pad`.
