@@ -23,13 +23,16 @@ let package = Package(
     ],
     targets: [
         .target(name: "CFrugalKernels"),
+        .systemLibrary(
+            name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
         .target(name: "FrugalCore", dependencies: ["CFrugalKernels"], swiftSettings: swift5),
         .target(name: "FrugalEngine", dependencies: ["FrugalCore"], swiftSettings: swift5),
         .target(
             name: "FrugalONNX",
             dependencies: ["FrugalEngine", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: swift5),
-        .target(name: "FrugalTraining", dependencies: ["FrugalEngine", "FrugalCore"], swiftSettings: swift5),
+        .target(name: "FrugalTraining", dependencies: ["FrugalEngine", "FrugalCore", "CZlib"], swiftSettings: swift5),
         .executableTarget(
             name: "frugal",
             dependencies: [

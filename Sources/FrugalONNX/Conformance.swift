@@ -133,8 +133,38 @@ public enum Conformance {
             if graph.opset < s.since || graph.opset > s.until {
                 return "opset \(graph.opset) for \(n.opType)"
             }
+            for (i, d) in outputTypes(n, types).enumerated() where i < n.outputs.count { types[n.outputs[i]] = d }
         }
         return nil
+    }
+
+    /// The element types a node produces, as far as they follow from its op and input types
+    /// (nil where unknown), so that ops deep inside a graph are checked against their claims too.
+    static func outputTypes(_ n: Node, _ types: [String: DType]) -> [DType?] {
+        func input(_ i: Int) -> DType? { i < n.inputs.count && !n.inputs[i].isEmpty ? types[n.inputs[i]] : nil }
+        switch n.opType {
+        case "Cast":
+            if case .int(let code)? = n.attributes["to"] { return [ONNXDataType.dtype(for: code)] }
+            return [nil]
+        case "CastLike": return [input(1)]
+        case "Shape", "Size", "ArgMax", "ArgMin", "NonZero": return [.int64]
+        case "Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "Not", "And", "Or", "Xor", "IsNaN", "IsInf":
+            return [.bool]
+        case "QuantizeLinear": return [input(2) ?? .uint8]
+        case "DequantizeLinear": return [input(1) ?? .float32]
+        case "DynamicQuantizeLinear": return [.uint8, .float32, .uint8]
+        case "MatMulInteger", "ConvInteger": return [.int32]
+        case "QLinearMatMul", "QLinearConv": return [input(7)]
+        case "Where": return [input(1)]
+        case "OneHot": return [input(2)]
+        case "TopK", "MaxPool": return [input(0), .int64]
+        case "ConstantOfShape":
+            if case .tensor(let t)? = n.attributes["value"] { return [t.dtype] }
+            return [.float32]
+        default:
+            let d = n.inputs.lazy.filter { !$0.isEmpty }.compactMap { types[$0] }.first
+            return Array(repeating: d, count: n.outputs.count)
+        }
     }
 
     static func readTensorProto(_ path: String) throws -> Tensor {

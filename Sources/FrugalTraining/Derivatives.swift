@@ -172,7 +172,7 @@ enum Derivatives {
         case "HardSwish": return pointwise { a, _ in a < -3 ? 0 : a > 3 ? 1 : (2 * a + 3) / 6 }
         case "Gelu":
             let tanhApprox = try node.string("approximate", default: "none") == "tanh"
-            return pointwise { a, _ in tanhApprox ? Activation.geluTanh(a).slope : Activation.geluErf(a).slope }
+            return pointwise { a, _ in tanhApprox ? SmoothActivation.geluTanh(a).slope : SmoothActivation.geluErf(a).slope }
         case "Clip":
             let (lo, hi) = try ForwardOps.clipBounds(OpInputs(node: node, values: r.inputs))
             return pointwise { a, _ in a > lo && a < hi ? 1 : 0 }

@@ -39,7 +39,7 @@ enum ForwardOps {
         case "HardSwish": return try unary { $0 * min(1, max(0, $0 / 6 + 0.5)) }
         case "Gelu":
             let tanhApprox = try node.string("approximate", default: "none") == "tanh"
-            return try unary { tanhApprox ? Activation.geluTanh($0).value : Activation.geluErf($0).value }
+            return try unary { tanhApprox ? SmoothActivation.geluTanh($0).value : SmoothActivation.geluErf($0).value }
         case "Clip":
             let (lo, hi) = try clipBounds(x)
             return try unary { min(hi, max(lo, $0)) }
@@ -281,7 +281,7 @@ enum ForwardOps {
 }
 
 /// Smooth activations: value and derivative together.
-enum Activation {
+enum SmoothActivation {
     static func geluErf(_ x: Float) -> (value: Float, slope: Float) {
         let cdf = 0.5 * (1 + Foundation.erf(x / Float(2).squareRoot()))
         let pdf = Foundation.exp(-0.5 * x * x) / (2 * Float.pi).squareRoot()

@@ -15,7 +15,7 @@ struct BenchKernels: ParsableCommand {
         commandName: "kernels",
         abstract: "fp32 GEMM GFLOP/s and int8 GEMM GOP/s on square problems, on 1 thread and on all threads.",
         discussion: """
-            Each case runs once to warm up, then repeats for at least 0.4 s and 5 runs; the \
+            Each case runs once to warm up, then repeats for at least 1 s and 5 runs; the \
             table shows the best and the median rate (2·n³ operations per run). Inputs are \
             plain row-major matrices and packing is timed, as numpy's `a @ b` is. \
             scripts/bench_kernels_vs_numpy.py compares these figures with numpy in one run.

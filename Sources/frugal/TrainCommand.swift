@@ -32,11 +32,11 @@ struct TrainCommand: ParsableCommand {
                 recipe.optimizer = k
             }
             guard recipe.epochs >= 1, recipe.batchSize >= 1 else { throw ValidationError("--epochs and --batch-size must be at least 1") }
-            let graph = try StandInZoo.build(model, seed: seed)
-            let train = try StandInMNIST.load("train"), test = try StandInMNIST.load("t10k")
+            let graph = try Zoo.build(model, seed: seed)
+            let train = try mnist(.train), test = try mnist(.test)
             var data: BatchSource = try InMemoryBatchSource(inputs: train.images, labels: train.labels, batchSize: recipe.batchSize, seed: seed)
             if recipe.maxShift > 0 {
-                data = ShiftAugmentedSource(data, maxShift: recipe.maxShift, fill: -StandInMNIST.mean / StandInMNIST.std, seed: seed)
+                data = ShiftAugmentedSource(data, maxShift: recipe.maxShift, fill: MNIST.normalizedBackground, seed: seed)
             }
             let testData = try InMemoryBatchSource(inputs: test.images, labels: test.labels, batchSize: 1000, shuffle: false)
             let trainer = try Trainer(graph: graph, optimizer: recipe.makeOptimizer(),
@@ -79,7 +79,7 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let graph = try ONNXImporter.load(path: model)
-            let test = try StandInMNIST.load("t10k")
+            let test = try mnist(.test)
             let data = try InMemoryBatchSource(inputs: test.images, labels: test.labels, batchSize: 1000, shuffle: false)
             let e = try Trainer.evaluate(graph: graph, data: data, threads: threads ?? ThreadPool.defaultThreadCount())
             if json {
@@ -113,4 +113,10 @@ final class ProgressBar {
     }
 
     func finishLine() { if enabled { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) } }
+}
+
+/// MNIST images [N, 1, 28, 28] (normalised) and labels as the trainer takes them.
+func mnist(_ split: MNIST.Split) throws -> (images: Tensor, labels: [Int32]) {
+    let m = try MNIST(split: split)
+    return (m.images, m.labels)
 }

@@ -20,7 +20,7 @@ public enum KernelBenchmark {
     /// Runs one case: one warm-up, then repetitions until `minimumSeconds` have passed and at
     /// least `minimumRepetitions` were run.
     public static func run(_ kind: Kind, size n: Int, threads: Int,
-                           minimumSeconds: Double = 0.4, minimumRepetitions: Int = 5) -> Result {
+                           minimumSeconds: Double = 1.0, minimumRepetitions: Int = 5) -> Result {
         let pool = ThreadPool(threadCount: threads)
         var rng = SplitMix64(seed: UInt64(n))
         let body: () -> Void

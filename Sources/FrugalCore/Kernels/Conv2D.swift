@@ -183,9 +183,10 @@ public enum Conv2D {
                 b = UnsafePointer(col)
                 ldb = oHW
             }
+            // Bias and clamp in the GEMM's epilogue, while each tile is in cache.
             GEMM.sgemm(m: Mg, n: oHW, k: K, a: weight + g * Mg * K, lda: K, b: b, ldb: ldb,
-                       c: y, ldc: oHW, pool: gemmPool)
-            applyBiasAndClamp(y, rows: Mg, rowLength: oHW, bias: bias.map { $0 + g * Mg }, clamp: clamp, pool: inner)
+                       c: y, ldc: oHW, bias: bias.map { .perRow($0 + g * Mg) } ?? .none,
+                       clamp: clamp.map { $0.lower...$0.upper }, pool: gemmPool)
         }
 
         if d.parallelOverGroups(threads: threads) {

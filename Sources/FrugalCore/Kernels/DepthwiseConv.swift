@@ -107,7 +107,34 @@ enum DepthwiseConv {
     ) {
         let w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8]
         let d2 = d &* 2
-        for x in 0..<n {
+        var start = 0
+        if d == 1 && (s == 1 || s == 2) {
+            // 16 outputs at a time with explicit vectors (unaligned loads; stride 2 keeps the
+            // even lanes of 32 inputs), so the loop does not depend on auto-vectorisation.
+            typealias V = SIMD16<Float>
+            let vb = V(repeating: b)
+            let v0 = V(repeating: w0), v1 = V(repeating: w1), v2 = V(repeating: w2), v3 = V(repeating: w3)
+            let v4 = V(repeating: w4), v5 = V(repeating: w5), v6 = V(repeating: w6), v7 = V(repeating: w7), v8 = V(repeating: w8)
+            @inline(__always) func load(_ p: UnsafePointer<Float>, _ i: Int) -> V {
+                if s == 1 { return UnsafeRawPointer(p + i).loadUnaligned(as: V.self) }
+                return UnsafeRawPointer(p + i).loadUnaligned(as: SIMD32<Float>.self).evenHalf
+            }
+            // Stride 2 reads 32 floats from i + 2: keep that inside the row (its last read is
+            // (n - 1) * 2 + 2).
+            let limit = s == 1 ? n - 16 : (n * 2 - 33) / 2 - 1
+            var x = 0
+            while x <= limit {
+                let i = x &* s
+                var acc = vb
+                acc += v0 * load(r0, i); acc += v1 * load(r0, i + 1); acc += v2 * load(r0, i + 2)
+                acc += v3 * load(r1, i); acc += v4 * load(r1, i + 1); acc += v5 * load(r1, i + 2)
+                acc += v6 * load(r2, i); acc += v7 * load(r2, i + 1); acc += v8 * load(r2, i + 2)
+                UnsafeMutableRawPointer(o + x).storeBytes(of: acc, as: V.self)
+                x += 16
+            }
+            start = x
+        }
+        for x in start..<max(start, n) {
             let i = x &* s
             var acc = b + w0 * r0[i]
             acc += w1 * r0[i &+ d]

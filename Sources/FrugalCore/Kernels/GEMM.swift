@@ -40,8 +40,10 @@ public enum GEMM {
     /// `clamp` (ReLU is `0...Float.infinity`, ReLU6 `0...6`). Row-major with leading
     /// dimensions `lda`, `ldb`, `ldc`; with `transA`, A is stored k×m, with `transB`, B is n×k.
     ///
-    /// `pool` spreads large products over its threads; `isa` forces a kernel family (an ISA
-    /// the CPU lacks falls back to the best one it has). k = 0 gives C = bias (or C + bias).
+    /// `pool` spreads large products over its threads (pass a one-thread pool when calling
+    /// from inside a `parallelFor` of the same pool); `isa` forces a kernel family (an ISA
+    /// the CPU lacks falls back to the best one it has). k = 0 gives C = bias (or C + bias),
+    /// clamped. Safe to call from several threads at once.
     public static func sgemm(
         m: Int, n: Int, k: Int,
         a: UnsafePointer<Float>, lda: Int, transA: Bool = false,

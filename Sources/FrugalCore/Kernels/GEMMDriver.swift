@@ -31,7 +31,7 @@ enum SGEMMDriver {
     /// B panels packed together in the narrow path (4 x 32 columns = 512-byte row runs).
     static let narrowGroup = 4
     /// Depth of the k blocks when small-m products read B in place.
-    static let directKC = 16
+    static let directKC = 8
 
     static func run(
         m: Int, n: Int, k: Int, a: SGEMMOperandA, b: SGEMMSourceB,
@@ -54,7 +54,8 @@ enum SGEMMDriver {
         case .perColumn(let p): biasBase = p; biasPerRow = false
             epilogue.flags |= UInt32(FRUGAL_SGEMM_BIAS_COL)
         }
-        let threads = m * n * k >= parallelThreshold ? (pool?.threadCount ?? 1) : 1
+        // (At most 64: task buffers are claimed through a 64-bit mask.)
+        let threads = m * n * k >= parallelThreshold ? min(64, pool?.threadCount ?? 1) : 1
         let job = Job(
             m: m, n: n, k: k, a: a, b: b, c: c, ldc: ldc, accumulate: accumulate,
             epilogue: epilogue, biasBase: biasBase, biasPerRow: biasPerRow, kernel: kernel,

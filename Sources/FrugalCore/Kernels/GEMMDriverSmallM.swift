@@ -74,11 +74,12 @@ extension SGEMMDriver.Job {
         case .plain(let ob):
             // B read in place. With 1-2 rows there is so little work per B element that
             // memory streaming rules: blocks of `directKC` rows sweep all the task's
-            // panels, so each of those rows is a sequential stream (prefetched 64 floats
-            // ahead). With more rows, one whole-k pass per panel (prefetched 8 rows
-            // ahead) avoids reloading the C tile.
+            // panels, so each of those rows is a sequential stream that the hardware
+            // prefetchers follow (software prefetch measured no better). With more rows,
+            // one whole-k pass per panel (prefetched 8 rows ahead) avoids reloading the C
+            // tile.
             let kd = m <= 2 ? SGEMMDriver.directKC : k
-            let prefetch = m <= 2 ? 64 : 8 * ob.ld
+            let prefetch = m <= 2 ? 0 : 8 * ob.ld
             SGEMMDriver.parallel(tasks, pool) { t in
                 let (q0, q1) = SGEMMDriver.split(panels, tasks, t)
                 var pc = 0

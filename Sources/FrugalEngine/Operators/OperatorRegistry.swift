@@ -4,6 +4,12 @@ public enum OperatorRegistry {
     public static let all: [OperatorSchema] = {
         var list: [OperatorSchema] = []
         list += ControlOperators.schemas
+        list += ConvOperators.schemas
+        list += GemmOperators.schemas
+        list += PoolOperators.schemas
+        list += NormalizationOperators.schemas
+        list += QuantizationOperators.schemas
+        list += QLinearOperators.schemas
         list += BinaryOperators.schemas
         list += UnaryOperators.schemas
         list += ActivationOperators.schemas

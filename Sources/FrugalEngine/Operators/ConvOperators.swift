@@ -1,0 +1,194 @@
+import FrugalCore
+
+/// Conv (1-D, 2-D through the Conv2D kernels; 3-D through N-d im2col + GEMM) and
+/// ConvTranspose (any rank, GEMM + col2im), float32, NCHW.
+enum ConvOperators {
+    static let schemas: [OperatorSchema] = [
+        OperatorSchema("Conv", since: 1, dtypes: [.float32, .float16]) { call in
+            // float16: computed in float32, rounded back once.
+            guard call.optionalInput(0)?.dtype == .float16 else { return try conv(call) }
+            let widened = try call.inputs.map { try $0.map { $0.dtype == .float16 ? try CastOperators.cast($0, to: .float32) : $0 } }
+            let y = try conv(OpCall(node: call.node, inputs: widened, context: call.context))[0]
+            return [try CastOperators.cast(y, to: .float16)]
+        },
+        OperatorSchema("ConvTranspose", since: 1, dtypes: .floats) { try convTranspose($0) },
+    ]
+
+    /// Checks X, W (and B) of a Conv-like node and returns (group, bias).
+    static func checkOperands(_ call: OpCall, x: Tensor, w: Tensor, transposed: Bool) throws -> (Int, Tensor?) {
+        let group = try call.node.int("group", default: 1)
+        guard x.rank >= 3, x.rank <= 5 else {
+            throw call.fail("X has shape \(x.shape); expected rank 3, 4 or 5 (N, C, spatial...)")
+        }
+        guard w.rank == x.rank else {
+            throw call.fail("W has shape \(w.shape) but X has shape \(x.shape); their ranks must match")
+        }
+        guard group >= 1, x.shape[1] % group == 0 else {
+            throw call.fail("group \(group) must be at least 1 and divide the input channels \(x.shape[1])")
+        }
+        let outChannels: Int
+        if transposed {
+            guard w.shape[0] == x.shape[1] else {
+                throw call.fail("X has \(x.shape[1]) channels but W \(w.shape) expects \(w.shape[0]) (W is [C, M/group, k...])")
+            }
+            outChannels = w.shape[1] * group
+        } else {
+            guard w.shape[1] * group == x.shape[1] else {
+                throw call.fail("X \(x.shape) has \(x.shape[1]) channels but W \(w.shape) with group \(group) expects \(w.shape[1] * group)")
+            }
+            guard w.shape[0] % group == 0 else {
+                throw call.fail("group \(group) must divide the output channels \(w.shape[0]) of W \(w.shape)")
+            }
+            outChannels = w.shape[0]
+        }
+        var bias: Tensor? = nil
+        if let b = call.optionalInput(2) {
+            guard b.dtype == .float32, b.rank == 1, b.shape[0] == outChannels else {
+                throw call.fail("B has shape \(b.shape) (\(b.dtype)) but must be float32 [\(outChannels)], one value per output channel")
+            }
+            bias = b
+        }
+        return (group, bias)
+    }
+
+    static func conv(_ call: OpCall) throws -> [Tensor] {
+        let x = try call.floatInput(0, "X"), w = try call.floatInput(1, "W")
+        let (group, bias) = try checkOperands(call, x: x, w: w, transposed: false)
+        let spatial = Array(x.shape.dims[2...])
+        let a = try SpatialAttributes(call.node, spatial: spatial, kernel: Array(w.shape.dims[2...]))
+        var outSpatial: [Int] = []
+        for i in 0..<spatial.count {
+            let o = spatial[i] == 0 ? 0 : a.convOutput(i, spatial[i])
+            guard o >= 0 else {
+                throw call.fail("the dilated kernel \(a.kernel) (dilations \(a.dilations)) does not fit the padded input \(spatial) (pads \(a.padsBegin + a.padsEnd))")
+            }
+            outSpatial.append(o)
+        }
+        let N = x.shape[0], M = w.shape[0]
+        let fused = try FusedActivation(fusedIn: call.node)
+        let clamp = fused?.clampRange.map { OutputClamp(lower: $0.lowerBound, upper: $0.upperBound) }
+        var y = try call.newOutput([N, M] + outSpatial)
+        let yp = y.mutableFloatPointer()
+        let pool = call.context.pool
+        if spatial.count <= 2 {
+            let two = spatial.count == 2
+            let d = Conv2DDescriptor(
+                batch: N, inChannels: x.shape[1], inHeight: two ? spatial[0] : 1, inWidth: spatial.last!,
+                outChannels: M, kernelHeight: two ? a.kernel[0] : 1, kernelWidth: a.kernel.last!,
+                strides: (two ? a.strides[0] : 1, a.strides.last!), dilations: (two ? a.dilations[0] : 1, a.dilations.last!),
+                pads: (two ? a.padsBegin[0] : 0, a.padsBegin.last!, two ? a.padsEnd[0] : 0, a.padsEnd.last!), groups: group)
+            try call.kernel { try d.validate() }
+            let count = Conv2D.workspaceCount(d, threadCount: pool.threadCount)
+            let ws = count > 0 ? call.scratch("conv").floats(count) : nil
+            Conv2D.forward(d, input: x.floatPointer, weight: w.floatPointer, bias: bias?.floatPointer, output: yp,
+                           clamp: clamp, workspace: ws, workspaceCount: count, pool: pool)
+        } else {
+            convND(call, x: x, w: w, bias: bias, group: group, attributes: a, outSpatial: outSpatial, y: yp, clamp: clamp)
+        }
+        if let fused, fused.clampRange == nil { fused.run(yp, count: y.elementCount) }
+        return [y]
+    }
+
+    /// Conv of any rank: per (image, group), N-d im2col then W[g] x columns.
+    static func convND(_ call: OpCall, x: Tensor, w: Tensor, bias: Tensor?, group: Int, attributes a: SpatialAttributes,
+                       outSpatial: [Int], y: UnsafeMutablePointer<Float>, clamp: OutputClamp?) {
+        let N = x.shape[0], C = x.shape[1], M = w.shape[0]
+        let Cg = C / group, Mg = M / group
+        let map = ColumnMap(imageDims: Array(x.shape.dims[2...]), gridDims: outSpatial, attributes: a)
+        let K = Cg * map.taps, P = map.positions
+        if N * M * P == 0 { return }
+        let col = call.scratch("col").floats(K * P)
+        let xp = x.floatPointer, wp = w.floatPointer
+        for n in 0..<N {
+            for g in 0..<group {
+                map.unfold(xp + (n * C + g * Cg) * map.imageSize, channels: Cg, into: col)
+                let out = y + (n * M + g * Mg) * P
+                GEMM.sgemm(m: Mg, n: P, k: K, a: wp + g * Mg * K, lda: max(K, 1), b: col, ldb: P,
+                           c: out, ldc: P, pool: call.context.pool)
+                for m in 0..<Mg {
+                    let row = out + m * P
+                    let b = bias.map { $0.floatPointer[g * Mg + m] } ?? 0
+                    for i in 0..<P {
+                        var v = row[i] + b
+                        if let c = clamp { v = min(max(v, c.lower), c.upper) }
+                        row[i] = v
+                    }
+                }
+            }
+        }
+    }
+
+    static func convTranspose(_ call: OpCall) throws -> [Tensor] {
+        let node = call.node
+        let x = try call.floatInput(0, "X"), w = try call.floatInput(1, "W")
+        let (group, bias) = try checkOperands(call, x: x, w: w, transposed: true)
+        let spatial = Array(x.shape.dims[2...]), r = spatial.count
+        let kernel = Array(w.shape.dims[2...])
+        // Pads are resolved below (auto_pad / output_shape); read the rest with VALID pads.
+        var plain = node
+        plain.attributes["auto_pad"] = .string("VALID")
+        var a = try SpatialAttributes(plain, spatial: spatial, kernel: kernel)
+        let outputPadding = try node.ints("output_padding") ?? Array(repeating: 0, count: r)
+        guard outputPadding.count == r, outputPadding.allSatisfy({ $0 >= 0 }) else {
+            throw call.fail("output_padding \(outputPadding) must be \(r) non-negative values")
+        }
+        let autoPad = try node.string("auto_pad", default: "NOTSET")
+        var outputShape = try node.ints("output_shape")
+        if let os = outputShape, os.count == r + 2 { outputShape = Array(os[2...]) }
+        if let os = outputShape, os.count != r {
+            throw call.fail("output_shape \(os) must have \(r) values")
+        }
+        // Full (unpadded) extent of each output dimension.
+        var full: [Int] = []
+        for i in 0..<r {
+            let span: Int = (kernel[i] - 1) * a.dilations[i] + 1
+            full.append(a.strides[i] * (spatial[i] - 1) + outputPadding[i] + span)
+        }
+        let explicitPads = try node.ints("pads")
+        var outSpatial: [Int]
+        if outputShape != nil || ((autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") && explicitPads == nil) {
+            outSpatial = outputShape ?? (0..<r).map { spatial[$0] * a.strides[$0] }
+            for i in 0..<r {
+                let total = full[i] - outSpatial[i]
+                let half: Int = total >= 0 ? total / 2 : -((1 - total) / 2)
+                a.padsBegin[i] = autoPad == "SAME_UPPER" ? half : total - half
+                a.padsEnd[i] = total - a.padsBegin[i]
+            }
+        } else {
+            let p = explicitPads ?? Array(repeating: 0, count: 2 * r)
+            guard p.count == 2 * r, p.allSatisfy({ $0 >= 0 }) else {
+                throw call.fail("pads \(p) must be \(2 * r) non-negative values")
+            }
+            a.padsBegin = Array(p[..<r])
+            a.padsEnd = Array(p[r...])
+            outSpatial = (0..<r).map { full[$0] - a.padsBegin[$0] - a.padsEnd[$0] }
+        }
+        guard outSpatial.allSatisfy({ $0 >= 0 }) else {
+            throw call.fail("the output shape \(outSpatial) would be negative (pads \(a.padsBegin + a.padsEnd))")
+        }
+        let N = x.shape[0], C = x.shape[1], Cg = C / group, Mg = w.shape[1], M = Mg * group
+        var y = try call.newOutput([N, M] + outSpatial)
+        let yp = y.mutableFloatPointer()
+        // The ConvTranspose output is the "image" of the equivalent convolution whose output
+        // grid is X's spatial extent.
+        let map = ColumnMap(imageDims: outSpatial, gridDims: spatial, attributes: a)
+        let K = Mg * map.taps, P = map.positions
+        if N * M * map.imageSize > 0 && P > 0 && Cg > 0 {
+            let col = call.scratch("col").floats(K * P)
+            let xp = x.floatPointer, wp = w.floatPointer
+            for n in 0..<N {
+                for g in 0..<group {
+                    // col [Mg*taps, P] = W[g]^T (W[g] is [Cg, Mg*taps]) x X[n, g] [Cg, P].
+                    GEMM.sgemm(m: K, n: P, k: Cg, a: wp + g * Cg * K, lda: K, transA: true,
+                               b: xp + (n * C + g * Cg) * P, ldb: P, c: col, ldc: P, pool: call.context.pool)
+                    map.fold(col, channels: Mg, into: yp + (n * M + g * Mg) * map.imageSize)
+                }
+            }
+        }
+        if let b = bias {
+            let bp = b.floatPointer, plane = map.imageSize
+            for n in 0..<N { for m in 0..<M { let row = yp + (n * M + m) * plane; for i in 0..<plane { row[i] += bp[m] } } }
+        }
+        return [y]
+    }
+}
