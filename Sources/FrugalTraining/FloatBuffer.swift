@@ -1,0 +1,88 @@
+import Foundation
+import FrugalCore
+
+/// A float32 array with a shape, owned by the training tape: values and gradients of one step.
+/// A class over a raw pointer so kernels index it directly; converted to ``Tensor`` only at the
+/// boundaries (inputs, parameters, outputs).
+final class FloatBuffer {
+    let shape: [Int]
+    let count: Int
+    let p: UnsafeMutablePointer<Float>
+
+    /// Zero-filled.
+    init(shape: [Int]) {
+        self.shape = shape
+        count = shape.reduce(1, *)
+        p = .allocate(capacity: max(count, 1))
+        p.initialize(repeating: 0, count: max(count, 1))
+    }
+
+    /// Uninitialised contents: the caller writes every element.
+    init(uninitialized shape: [Int]) {
+        self.shape = shape
+        count = shape.reduce(1, *)
+        p = .allocate(capacity: max(count, 1))
+    }
+
+    convenience init(_ t: Tensor) throws {
+        guard t.dtype == .float32 else {
+            throw TrainingError.training("training needs float32 values, got \(t.dtype) \(t.shape)")
+        }
+        self.init(uninitialized: t.shape.dims)
+        t.withUnsafeBufferPointer(as: Float.self) { src in
+            if count > 0 { p.update(from: src.baseAddress!, count: count) }
+        }
+    }
+
+    /// Same data, another shape (a copy: buffers are never aliased).
+    func reshaped(_ s: [Int]) -> FloatBuffer {
+        let r = FloatBuffer(uninitialized: s)
+        r.p.update(from: p, count: count)
+        return r
+    }
+
+    func copy() -> FloatBuffer { reshaped(shape) }
+
+    var tensor: Tensor {
+        var t = try! Tensor(zeros: Shape(shape))
+        t.withUnsafeMutableBufferPointer(as: Float.self) { dst in
+            if count > 0 { dst.baseAddress!.update(from: p, count: count) }
+        }
+        return t
+    }
+
+    /// self += other (same count).
+    func add(_ o: FloatBuffer) {
+        let a = p, b = o.p
+        for i in 0..<count { a[i] += b[i] }
+    }
+
+    deinit { p.deallocate() }
+}
+
+/// The tape's seedable generator (SplitMix64) for Dropout masks and shuffling,
+/// so one seed gives the same run twice.
+struct TrainingRandom: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    public mutating func nextFloat() -> Float { Float(next() >> 40) * (1.0 / 16_777_216.0) }
+
+    /// Standard normal (Box-Muller).
+    public mutating func nextGaussian() -> Float {
+        let u1 = max(Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0), 1e-300)
+        let u2 = Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0)
+        return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
+    }
+}
+
