@@ -1,6 +1,6 @@
 // swift-tools-version: 6.0
 // Frugal: energy-efficient neural networks in Swift.
-// No unsafeFlags anywhere: other packages must be able to depend on Frugal.
+// No unsafe build-flag settings anywhere: other packages must be able to depend on Frugal
 // ISA-specific inner loops live in CFrugalKernels with __attribute__((target)) and
 // run-time CPUID dispatch instead of compiler flags.
 import PackageDescription
