@@ -95,12 +95,7 @@ enum ConstantFolding {
             }
         }
         g.nodes = kept
-        // Drop initializers nothing reads any more.
-        var used = Set(g.outputs.map(\.name))
-        for n in g.nodes { used.formUnion(n.inputs) }
-        for i in g.inputs { used.insert(i.name) }
-        for k in Array(g.initializers.keys) where !used.contains(k) { g.initializers[k] = nil }
-        return g
+        return Fusions.dropUnusedInitializers(g)
     }
 }
 
