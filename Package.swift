@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "FrugalEngine", targets: ["FrugalEngine"]),
         .library(name: "FrugalONNX", targets: ["FrugalONNX"]),
         .library(name: "FrugalTraining", targets: ["FrugalTraining"]),
+        .library(name: "FrugalEnergy", targets: ["FrugalEnergy"]),
         .executable(name: "frugal", targets: ["frugal"]),
     ],
     dependencies: [
@@ -33,6 +34,7 @@ let package = Package(
             dependencies: ["FrugalEngine", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: swift5),
         .target(name: "FrugalTraining", dependencies: ["FrugalEngine", "FrugalCore", "CZlib"], swiftSettings: swift5),
+        .target(name: "FrugalEnergy", dependencies: ["FrugalEngine", "FrugalCore"], swiftSettings: swift5),
         .executableTarget(
             name: "frugal",
             dependencies: [
@@ -40,6 +42,7 @@ let package = Package(
                 "FrugalEngine",
                 "FrugalONNX",
                 "FrugalTraining",
+                "FrugalEnergy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swift5),
@@ -50,6 +53,8 @@ let package = Package(
             exclude: ["Fixtures"], swiftSettings: swift5),
         .testTarget(
             name: "FrugalTrainingTests", dependencies: ["FrugalTraining", "FrugalEngine", "FrugalCore"], swiftSettings: swift5),
+        .testTarget(
+            name: "FrugalEnergyTests", dependencies: ["FrugalEnergy", "FrugalEngine", "FrugalCore"], swiftSettings: swift5),
         .testTarget(name: "PackagingTests", swiftSettings: swift5),
     ]
 )
