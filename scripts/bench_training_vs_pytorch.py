@@ -3,7 +3,7 @@
 
 Batch 128, SGD momentum 0.9, 2 threads, LeNet-300-100 and LeNet-5 (Caffe variant: conv 20 5x5,
 max-pool, conv 50 5x5, max-pool, fc 500, fc 10). PyTorch runs only when `torch` imports; the
-tests never need it. MNIST comes from FRUGAL_MNIST_DIR (uncompressed IDX files).
+tests never need it. MNIST comes from FRUGAL_MNIST_DIR (default data/mnist; IDX files, gzipped or not).
 
     python3 scripts/bench_training_vs_pytorch.py [--epochs 1] [--frugal .build/release/frugal]
 """
@@ -11,8 +11,14 @@ import argparse, json, os, struct, subprocess, sys, time
 
 
 def load_idx(path):
-    with open(path, "rb") as f:
-        data = f.read()
+    """Reads an IDX file, or its .gz beside it (the repo commits MNIST gzipped)."""
+    import gzip
+    if not os.path.exists(path) and os.path.exists(path + ".gz"):
+        with gzip.open(path + ".gz", "rb") as f:
+            data = f.read()
+    else:
+        with open(path, "rb") as f:
+            data = f.read()
     ndim = data[3]
     dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
     return dims, data[4 + 4 * ndim:]
