@@ -102,7 +102,7 @@ struct MeasureCommand: ParsableCommand {
         }
         let unavailable: [JSON] = meters.unavailable.map { ["meter": JSON($0.name), "reason": JSON($0.reason)] }
         return [
-            "command": .array(run.command.map(JSON.init)),
+            "command": .array(run.command.map { JSON.string($0) }),
             "exit_status": JSON(Int(run.exitStatus)),
             "duration_seconds": JSON(rounded(run.wallSeconds, 6)),
             "energy": ["joules": JSON(total.joules), "kwh": JSON(total.kilowattHours), "kind": JSON(total.kind.rawValue),

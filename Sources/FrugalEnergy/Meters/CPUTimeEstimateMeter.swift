@@ -80,22 +80,27 @@ public protocol CPUTimeSource: Sendable {
 public struct RUsageCPUTime: CPUTimeSource {
     public init() {}
 
+    #if canImport(Glibc)
+    // Linux's values of RUSAGE_SELF and RUSAGE_CHILDREN (Glibc imports them as an enum).
+    static let selfWho: __rusage_who_t = 0
+    static let childrenWho: __rusage_who_t = -1
+    #else
+    static let selfWho = RUSAGE_SELF
+    static let childrenWho = RUSAGE_CHILDREN
+    #endif
+
     static func seconds(_ who: Int32) -> Double {
         var u = rusage()
-        #if canImport(Glibc)
-        guard getrusage(__rusage_who_t(who), &u) == 0 else { return 0 }
-        #else
         guard getrusage(who, &u) == 0 else { return 0 }
-        #endif
         func s(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
         return s(u.ru_utime) + s(u.ru_stime)
     }
 
     public func cpuSeconds(_ scope: CPUTimeScope) -> Double {
         switch scope {
-        case .process: return RUsageCPUTime.seconds(RUSAGE_SELF)
-        case .children: return RUsageCPUTime.seconds(RUSAGE_CHILDREN)
-        case .processAndChildren: return RUsageCPUTime.seconds(RUSAGE_SELF) + RUsageCPUTime.seconds(RUSAGE_CHILDREN)
+        case .process: return RUsageCPUTime.seconds(RUsageCPUTime.selfWho)
+        case .children: return RUsageCPUTime.seconds(RUsageCPUTime.childrenWho)
+        case .processAndChildren: return RUsageCPUTime.seconds(RUsageCPUTime.selfWho) + RUsageCPUTime.seconds(RUsageCPUTime.childrenWho)
         }
     }
 }

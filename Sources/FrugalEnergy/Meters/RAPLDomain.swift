@@ -93,7 +93,7 @@ enum RAPLDiscovery {
 
     static func discover(root: String, reader: TextFileReading) -> Found {
         guard let entries = reader.list(root) else {
-            return Found(domains: [], problem: "no \(root) (this kernel exposes no powercap interface, as in most VMs and containers)")
+            return Found(domains: [], problem: "no \(root): this kernel exposes no powercap interface, as in most VMs and containers")
         }
         let zones = entries.compactMap { e in parseZoneName(e).map { (e, $0) } }
             .sorted { $0.1.lexicographicallyPrecedes($1.1) }
