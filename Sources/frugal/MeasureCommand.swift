@@ -55,7 +55,7 @@ struct MeasureCommand: ParsableCommand {
             let cpu = ProcessorDescription.current()
             let meters = try EnergyMeters.best(tdp: tdp, cpuScope: .children, cpu: cpu)
             if let rapl = meters.meters.first as? RAPLMeter { rapl.samplingInterval = rapl.recommendedSamplingInterval() }
-            let run = try CommandRunner.run(command, meters: meters, stdoutToStderr: json)
+            let run = try CommandRunner.run(command, meters: meters, stdoutToStderr: json, forwardSignals: true)
             status = run.exitStatus
             let csvPath = try appendCSV(run, meters: meters, factors: factors, cpu: cpu)
             let total = run.measurement.total

@@ -105,5 +105,20 @@ final class MeasureCommandTests: XCTestCase {
         let (failing, _, _) = try frugal(["measure", "--output-dir", dir, "--", "sh", "-c", "exit 5"])
         XCTAssertEqual(failing, 5)
         XCTAssertEqual(parseCSV(try String(contentsOfFile: dir + "/emissions.csv", encoding: .utf8)).count, 3)
+
+        // SIGTERM to frugal goes to the command; the interrupted run is still reported and logged.
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = ["measure", "--output-dir", dir, "--", "sleep", "30"]
+        p.standardError = Pipe()
+        let t0 = Date()
+        try p.run()
+        Thread.sleep(forTimeInterval: 1.0)
+        p.terminate()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationReason, .exit)
+        XCTAssertEqual(p.terminationStatus, 128 + SIGTERM)
+        XCTAssertLessThan(Date().timeIntervalSince(t0), 20)
+        XCTAssertEqual(parseCSV(try String(contentsOfFile: dir + "/emissions.csv", encoding: .utf8)).count, 4)
     }
 }

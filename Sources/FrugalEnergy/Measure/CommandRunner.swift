@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Dispatch
 import Foundation
 
 /// The outcome of running a command under the meters.
@@ -40,7 +41,11 @@ public enum CommandRunner {
 
     /// Runs `command` (program and arguments) with the inherited stdin/stdout/stderr, or with its
     /// stdout sent to stderr when `stdoutToStderr` (so that stdout can carry one JSON object).
-    public static func run(_ command: [String], meters: EnergyMeterSet, stdoutToStderr: Bool = false) throws -> CommandRun {
+    /// With `forwardSignals`, SIGINT and SIGTERM sent to this process while the child runs are
+    /// passed to the child instead of ending this process, so that an interrupted run is still
+    /// measured and reported (as `time` does); the previous handlers are restored afterwards.
+    public static func run(_ command: [String], meters: EnergyMeterSet, stdoutToStderr: Bool = false,
+                           forwardSignals: Bool = false) throws -> CommandRun {
         guard let program = command.first else {
             throw EnergyError.invalidArgument("no command given: put it after --, e.g. frugal measure -- python train.py")
         }
@@ -56,7 +61,22 @@ public enum CommandRunner {
             _ = try? meters.stop()
             throw EnergyError.invalidArgument("cannot start '\(program)': \(error.localizedDescription)")
         }
+        var sources: [DispatchSourceSignal] = []
+        var restore: [() -> Void] = []
+        if forwardSignals {
+            for sig in [SIGINT, SIGTERM] {
+                let old = signal(sig, SIG_IGN)
+                restore.append { _ = signal(sig, old) }
+                let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+                let pid = p.processIdentifier
+                source.setEventHandler { kill(pid, sig) }
+                source.resume()
+                sources.append(source)
+            }
+        }
         p.waitUntilExit()
+        for source in sources { source.cancel() }
+        for r in restore { r() }
         let wall = Date().timeIntervalSince(t0)
         let measurement = try meters.stop()
         let bySignal = p.terminationReason == .uncaughtSignal
