@@ -31,6 +31,8 @@ struct ProfileCommand: ParsableCommand {
     @Option(help: "Threads (default: FRUGAL_NUM_THREADS or the number of cores).") var threads: Int?
     @Option(help: "A JSON cost table (picojoules per operation) instead of Horowitz 45 nm.") var costTable: String?
     @Option(name: .customLong("dim"), help: "NAME=VALUE for a symbolic dimension other than the batch (repeatable).") var dims: [String] = []
+    @Option(name: .customLong("input"), help: "NAME=FILE.npy: profile on this tensor instead of random data (repeatable; the batch is then its first dimension).")
+    var inputs: [String] = []
     @OptionGroup var carbon: CarbonOptions
     @Flag(help: """
         Print one JSON object: {total_macs, total_params, energy_joules_per_inference: {value, kind, source}, \
@@ -58,9 +60,21 @@ struct ProfileCommand: ParsableCommand {
             let factors = try carbon.factors()
             let graph = try ONNXImporter.load(path: model)
             let t = threads ?? ThreadPool.defaultThreadCount()
-            let inputs = graph.inputs.filter { graph.initializers[$0.name] == nil }
-            let feeds = try RandomInputs.make(for: inputs, batch: batch, named: named)
-            let report = try ProfileReport.make(model: model, graph: graph, feeds: feeds, batch: batch, runs: runs, threads: t,
+            var feeds: [String: Tensor] = [:]
+            var batch = batch
+            if inputs.isEmpty {
+                let declared = graph.inputs.filter { graph.initializers[$0.name] == nil }
+                feeds = try RandomInputs.make(for: declared, batch: batch, named: named)
+            } else {
+                for spec in inputs {
+                    guard let eq = spec.firstIndex(of: "="), eq != spec.startIndex else {
+                        throw ValidationError("--input takes NAME=FILE.npy, got '\(spec)'")
+                    }
+                    feeds[String(spec[..<eq])] = try NPY.read(path: String(spec[spec.index(after: eq)...]))
+                }
+                batch = feeds.values.first.flatMap { $0.rank > 0 ? $0.shape[0] : nil } ?? 1
+            }
+            let report = try ProfileReport.make(model: model, graph: graph, feeds: feeds, batch: max(batch, 1), runs: runs, threads: t,
                                                 costTable: table, factors: factors, meters: ProfileMeters.all())
             print(json ? report.json().serialized() : report.text())
         }
