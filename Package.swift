@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(
             name: "FrugalTrainingTests", dependencies: ["FrugalTraining", "FrugalEngine", "FrugalCore"], swiftSettings: swift5),
         .testTarget(
-            name: "FrugalEnergyTests", dependencies: ["FrugalEnergy", "FrugalEngine", "FrugalCore"], swiftSettings: swift5),
+            name: "FrugalEnergyTests", dependencies: ["FrugalEnergy", "FrugalEngine", "FrugalCore", "FrugalONNX", "FrugalTraining"], swiftSettings: swift5),
         .testTarget(name: "PackagingTests", swiftSettings: swift5),
     ]
 )

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import FrugalCore
+import FrugalEnergy
 import FrugalEngine
 import FrugalONNX
 import FrugalTraining
@@ -12,13 +13,16 @@ struct DemoCommand: ParsableCommand {
         discussion: """
             Trains LeNet-300-100 with `frugal train`'s defaults (about 30 s on 2 cores), \
             evaluates it on the 10,000 test digits, and prints its accuracy, size, multiply-adds \
-            and batch-1 latency. Compression and energy figures arrive with their issues. The \
-            trained model is written to frugal-demo-lenet-300-100.onnx (or --output).
+            and batch-1 latency, then profiles it: modeled energy per layer (Horowitz 45 nm \
+            cost table), measured energy where a hardware counter exists, and carbon per million \
+            inferences (see `frugal profile --help`). The trained model is written to \
+            frugal-demo-lenet-300-100.onnx (or --output).
             """)
 
     @Option(help: "Threads (default: FRUGAL_NUM_THREADS or the number of cores).") var threads: Int?
     @Option(help: "Where to write the trained model.") var output: String = "frugal-demo-lenet-300-100.onnx"
     @Option(help: "Epochs (default: the LeNet-300-100 recipe, 20).") var epochs: Int?
+    @OptionGroup var carbon: CarbonOptions
 
     func run() throws {
         try runReportingErrors {
@@ -48,8 +52,13 @@ struct DemoCommand: ParsableCommand {
             print("   multiply-adds     \(stats.macs) per image")
             print("   size on disk      \(fileBytes) bytes (fp32 ONNX)")
             print(String(format: "   latency           %.1f µs median at batch 1, 1 thread (200 runs)", times[100]))
-            print("\nNext: `frugal eval \(output)` for per-class accuracy, `frugal inspect \(output)`, `frugal zoo`.")
-            print("Compression (pruning, int8, weight sharing) and energy per inference arrive with their issues.")
+
+            print("\n3. Energy profile at batch 1, 1 thread (`frugal profile \(output)`):")
+            let report = try ProfileReport.make(model: output, graph: graph, feeds: [name: input], batch: 1, runs: 200, threads: 1,
+                                                costTable: .horowitz45nm, factors: try carbon.factors(), meters: ProfileMeters.all())
+            print(report.text(compact: true).split(separator: "\n").map { "   " + $0 }.joined(separator: "\n"))
+            print("\nNext: `frugal eval \(output)` for per-class accuracy, `frugal inspect \(output)`, `frugal profile \(output)`, `frugal zoo`.")
+            print("Compression (pruning, int8, weight sharing) arrives with its issues.")
         }
     }
 }

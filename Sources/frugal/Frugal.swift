@@ -11,7 +11,7 @@ struct Frugal: ParsableCommand {
             engine. Every command takes --json for scripts. Start with `frugal demo`.
             """,
         version: FrugalVersion.string,
-        subcommands: [DemoCommand.self, InspectCommand.self, RunCommand.self, BenchCommand.self, MeasureCommand.self, OpsCommand.self, ZooCommand.self, TrainCommand.self, EvalCommand.self, ConformanceCommand.self, VersionCommand.self]
+        subcommands: [DemoCommand.self, InspectCommand.self, RunCommand.self, BenchCommand.self, ProfileCommand.self, MeasureCommand.self, OpsCommand.self, ZooCommand.self, TrainCommand.self, EvalCommand.self, ConformanceCommand.self, VersionCommand.self]
     )
 }
 
