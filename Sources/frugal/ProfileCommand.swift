@@ -81,21 +81,9 @@ struct ProfileCommand: ParsableCommand {
     }
 }
 
-/// The hardware energy counters `profile` and `demo` measure with.
+/// The hardware energy counters `profile` and `demo` measure with: RAPL (CPU packages and DRAM)
+/// and NVML (NVIDIA GPUs). The CPU-time estimate is not among them: per inference, the op-level
+/// model is the estimate, and a measured figure must come from a counter.
 enum ProfileMeters {
-    /// Until the meters branch (RAPLMeter, NVMLMeter) is merged, only a placeholder that says
-    /// why RAPL cannot be read; on merge, return the real meters here.
-    static func all() -> [any EnergyMeter] { [PendingRAPLMeter()] }
-}
-
-/// Stands in for the RAPL reader until it is merged: never available, with the reason.
-final class PendingRAPLMeter: EnergyMeter {
-    let name = "RAPL"
-    let kind = EnergyKind.measured
-    var unavailableReason: String? {
-        FileManager.default.fileExists(atPath: "/sys/class/powercap/intel-rapl:0")
-            ? "the powercap reader is not in this build yet" : "no /sys/class/powercap/intel-rapl:0"
-    }
-    func start() throws { throw EnergyError.meterUnavailable(meter: name, reason: unavailableReason ?? "") }
-    func stop() throws -> EnergyReading { throw EnergyError.notStarted(meter: name) }
+    static func all() -> [any EnergyMeter] { [RAPLMeter(), NVMLMeter()] }
 }
