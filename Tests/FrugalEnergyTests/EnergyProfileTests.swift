@@ -81,3 +81,21 @@ final class ScriptedCounter: EnergyMeter {
         return EnergyReading(joules: script.removeFirst(), kind: kind, source: name)
     }
 }
+
+@Suite struct RunTraceTests {
+    @Test func traceRejectsMissingAndUnknownInputs() throws {
+        let session = try Session(graph: try EnergyModelHandTests().fp32Graph(), options: SessionOptions(threads: 1))
+        #expect(throws: EngineError.self) { _ = try session.trace([:]) }
+        #expect(throws: EngineError.self) { _ = try session.trace(["x": try Tensor(zeros: [1, 4]), "y": try Tensor(zeros: [1])]) }
+        #expect(throws: EngineError.self) { _ = try session.trace(["x": try Tensor(zeros: [1, 5])]) }
+    }
+
+    @Test func traceRecordsTheShapesOfTheExecutedNodes() throws {
+        let session = try Session(graph: try EnergyModelHandTests().fp32Graph(), options: SessionOptions(threads: 1))
+        let t = try session.trace(["x": try Tensor(zeros: [3, 4])])
+        #expect(t.map(\.node.name) == session.executedNodes.map(\.name))
+        #expect(t[0].inputs.map { $0?.shape } == [[3, 4], [4, 3], [3]])
+        #expect(t[0].inputIsConstant == [false, true, true])
+        #expect(t[1].outputs.map { $0?.shape } == [[3, 2]])
+    }
+}
