@@ -54,7 +54,7 @@ struct DemoCommand: ParsableCommand {
             print(String(format: "   latency           %.1f µs median at batch 1, 1 thread (200 runs)", times[100]))
 
             print("\n3. Energy profile at batch 1, 1 thread (`frugal profile \(output)`):")
-            let report = try ProfileReport.make(model: output, graph: graph, feeds: [name: input], batch: 1, runs: 200, threads: 1,
+            let report = try EnergyProfile.make(model: output, graph: graph, feeds: [name: input], batch: 1, runs: 200, threads: 1,
                                                 costTable: .horowitz45nm, factors: try carbon.factors(), meters: ProfileMeters.all())
             print(report.text(compact: true).split(separator: "\n").map { "   " + $0 }.joined(separator: "\n"))
             print("\nNext: `frugal eval \(output)` for per-class accuracy, `frugal inspect \(output)`, `frugal profile \(output)`, `frugal zoo`.")

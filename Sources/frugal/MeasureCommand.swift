@@ -39,6 +39,9 @@ struct MeasureCommand: ParsableCommand {
 
     @OptionGroup var carbon: CarbonOptions
 
+    /// Where to look for RAPL zones; tests point it at a synthetic tree.
+    @Option(help: .hidden) var powercapRoot: String = "/sys/class/powercap"
+
     @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.")
     var command: [String] = []
 
@@ -53,7 +56,7 @@ struct MeasureCommand: ParsableCommand {
         try runReportingErrors {
             let factors = try carbon.factors()
             let cpu = ProcessorDescription.current()
-            let meters = try EnergyMeters.best(tdp: tdp, cpuScope: .children, cpu: cpu)
+            let meters = try EnergyMeters.best(tdp: tdp, cpuScope: .children, powercapRoot: powercapRoot, cpu: cpu)
             if let rapl = meters.meters.first as? RAPLMeter { rapl.samplingInterval = rapl.recommendedSamplingInterval() }
             let run = try CommandRunner.run(command, meters: meters, stdoutToStderr: json, forwardSignals: true)
             status = run.exitStatus
@@ -98,7 +101,14 @@ struct MeasureCommand: ParsableCommand {
     private func jsonReport(_ run: CommandRun, meters: EnergyMeterSet, factors: CarbonFactors, grams: Double, csvPath: String) -> JSON {
         let total = run.measurement.total
         let readings: [JSON] = zip(meters.meters, run.measurement.readings).map { m, r in
-            ["meter": JSON(m.name), "joules": JSON(r.joules), "kind": JSON(r.kind.rawValue), "source": JSON(r.source)]
+            var fields: [(String, JSON)] = [("meter", JSON(m.name)), ("joules", JSON(r.joules)), ("kind", JSON(r.kind.rawValue)),
+                                            ("source", JSON(r.source))]
+            if let rapl = m as? RAPLMeter {
+                fields.append(("domains", .array(rapl.lastBreakdown.map {
+                    ["label": JSON($0.label), "joules": JSON($0.joules), "counted": .bool($0.counted), "wraps": JSON($0.wraps)]
+                })))
+            }
+            return .object(fields)
         }
         let unavailable: [JSON] = meters.unavailable.map { ["meter": JSON($0.name), "reason": JSON($0.reason)] }
         return [
@@ -123,6 +133,9 @@ struct MeasureCommand: ParsableCommand {
         lines.append("energy: \(String(format: "%.4g", total.joules)) J (\(String(format: "%.4g", total.kilowattHours)) kWh), \(total.kind.rawValue)")
         for (m, r) in zip(meters.meters, run.measurement.readings) {
             lines.append("  \(m.name): \(String(format: "%.4g", r.joules)) J \(r.kind.rawValue) — \(r.source)")
+            for d in (m as? RAPLMeter)?.lastBreakdown ?? [] {
+                lines.append("    \(d.label): \(String(format: "%.4g", d.joules)) J\(d.counted ? "" : " (inside another domain, not added)")")
+            }
         }
         for u in meters.unavailable { lines.append("  \(u.name): not available (\(u.reason))") }
         let i = factors.intensity

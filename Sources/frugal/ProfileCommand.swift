@@ -74,7 +74,7 @@ struct ProfileCommand: ParsableCommand {
                 }
                 batch = feeds.values.first.flatMap { $0.rank > 0 ? $0.shape[0] : nil } ?? 1
             }
-            let report = try ProfileReport.make(model: model, graph: graph, feeds: feeds, batch: max(batch, 1), runs: runs, threads: t,
+            let report = try EnergyProfile.make(model: model, graph: graph, feeds: feeds, batch: max(batch, 1), runs: runs, threads: t,
                                                 costTable: table, factors: factors, meters: ProfileMeters.all())
             print(json ? report.json().serialized() : report.text())
         }

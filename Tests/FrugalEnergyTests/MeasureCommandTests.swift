@@ -106,6 +106,26 @@ final class MeasureCommandTests: XCTestCase {
         XCTAssertEqual(failing, 5)
         XCTAssertEqual(parseCSV(try String(contentsOfFile: dir + "/emissions.csv", encoding: .utf8)).count, 3)
 
+        // RAPL path, on a synthetic powercap tree whose counters the command itself advances.
+        let f = try PowercapFixture.twoSockets()
+        let bump = "echo 4000000 > '\(f.root)/intel-rapl:0/energy_uj'; echo 2500000 > '\(f.root)/intel-rapl:0:0/energy_uj'; "
+            + "echo 1300000 > '\(f.root)/intel-rapl:0:2/energy_uj'"
+        let (raplStatus, raplOut, raplErr) = try frugal(["measure", "--json", "--powercap-root", f.root, "--output-dir", dir,
+                                                         "--", "sh", "-c", bump])
+        XCTAssertEqual(raplStatus, 0, raplErr)
+        let rapl = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(raplOut.utf8)) as? [String: Any], raplOut)
+        let raplEnergy = try XCTUnwrap(rapl["energy"] as? [String: Any])
+        XCTAssertEqual(raplEnergy["kind"] as? String, "measured")
+        // package-0 moved 3 J and its dram 1 J; its core's 2 J are inside the package.
+        XCTAssertEqual(raplEnergy["joules"] as? Double ?? -1, 4.0, accuracy: 1e-9)
+        let domains = try XCTUnwrap(((rapl["readings"] as? [[String: Any]])?.first)?["domains"] as? [[String: Any]])
+        XCTAssertEqual(domains.count, 7)
+        let rows = parseCSV(try String(contentsOfFile: dir + "/emissions.csv", encoding: .utf8))
+        let last = Dictionary(uniqueKeysWithValues: zip(EmissionsCSV.columns, rows[rows.count - 1]))
+        XCTAssertEqual(last["tracking_mode"], "machine")
+        XCTAssertEqual(Double(last["cpu_energy"] ?? "") ?? -1, 3.0 / 3.6e6, accuracy: 1e-15)
+        XCTAssertEqual(Double(last["ram_energy"] ?? "") ?? -1, 1.0 / 3.6e6, accuracy: 1e-15)
+
         // SIGTERM to frugal goes to the command; the interrupted run is still reported and logged.
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
@@ -119,6 +139,6 @@ final class MeasureCommandTests: XCTestCase {
         XCTAssertEqual(p.terminationReason, .exit)
         XCTAssertEqual(p.terminationStatus, 128 + SIGTERM)
         XCTAssertLessThan(Date().timeIntervalSince(t0), 20)
-        XCTAssertEqual(parseCSV(try String(contentsOfFile: dir + "/emissions.csv", encoding: .utf8)).count, 4)
+        XCTAssertEqual(parseCSV(try String(contentsOfFile: dir + "/emissions.csv", encoding: .utf8)).count, 5)
     }
 }

@@ -76,3 +76,45 @@ import Testing
         }
     }
 }
+
+/// Counts of pooling, normalisation and elementwise ops against hand counts.
+@Suite struct OperationCountTests {
+    func counts(_ build: (inout GraphBuilder, String) -> String, input: [Int]) throws -> [OperationCounts] {
+        var b = GraphBuilder(name: "ops")
+        let x = b.input("x", dtype: .float32, shape: input.map { .fixed($0) })
+        let y = build(&b, x)
+        b.output(y, dtype: .float32, shape: nil)
+        let session = try Session(graph: b.graph, options: SessionOptions(threads: 1))
+        let model = EnergyModel(cache: CacheInfo(lastLevelBytes: 1 << 20, source: "test"))
+        return try model.evaluate(session: session, feeds: try zeroFeeds(session), batch: 1).layers.map(\.counts)
+    }
+
+    @Test func maxPoolComparesKernelMinusOnePerOutput() throws {
+        let c = try counts({ b, x in b.node("MaxPool", [x], attributes: ["kernel_shape": .ints([2, 2]), "strides": .ints([2, 2])]) },
+                           input: [1, 1, 4, 4])[0]
+        // 4 outputs x (4 - 1) comparisons = 12 fp32 adds; reads 16 x 4 B, writes 4 x 4 B.
+        #expect(c.adds == [.fp32: 12] && c.mults.isEmpty && c.macs == 0)
+        #expect(c.bytes == 64 + 16)
+    }
+
+    @Test func globalAveragePoolAddsEveryInputAndScalesEveryOutput() throws {
+        let c = try counts({ b, x in b.node("GlobalAveragePool", [x]) }, input: [1, 2, 3, 3])[0]
+        #expect(c.adds == [.fp32: 18] && c.mults == [.fp32: 2])
+    }
+
+    @Test func reshapeMovesNothingAndSoftmaxCountsItsExp() throws {
+        let c = try counts({ b, x in
+            let shape = b.initializer("shape", try! Tensor(shape: [2], scalars: [Int64](arrayLiteral: 1, 6)))
+            return b.node("Softmax", [b.node("Reshape", [x, shape])], attributes: ["axis": .int(1)])
+        }, input: [1, 2, 3])
+        #expect(c[0].bytes == 0 && c[0].adds.isEmpty)
+        // 6 elements x (exp: 8 adds + 8 mults; max, subtract, sum: 3 adds; scale: 1 mult).
+        #expect(c[1].adds == [.fp32: 66] && c[1].mults == [.fp32: 54])
+    }
+
+    @Test func unknownOpsAreFlaggedNotSilentlyCosted() throws {
+        let c = try counts({ b, x in b.node("CumSum", [x, b.initializer("axis", Tensor(scalar: Int64(1)))]) }, input: [1, 5])
+        #expect(c[0].modeled == false)
+        #expect(c[0].adds == [.fp32: 5])
+    }
+}

@@ -45,6 +45,9 @@ extension Session {
             try InputValidation.check(t, against: info)
             values[info.name] = t
         }
+        for name in feeds.keys where !required.contains(where: { $0.name == name }) {
+            throw EngineError.badInput(name: name, reason: "the graph has no such input; its inputs are \(required.map(\.name))")
+        }
         let order = executedNodes
         var lastUse: [String: Int] = [:]
         for (i, n) in order.enumerated() { for name in n.inputs where !name.isEmpty { lastUse[name] = i } }
