@@ -27,7 +27,7 @@ public struct GridRegion: Sendable, Hashable {
 /// Intensities change year to year (France and Sweden are steady; Germany, the UK and Poland
 /// have moved by 10-20% since): pass `--carbon-intensity` for a current or hourly figure.
 public enum GridIntensityTable {
-    static let owid2021 = "Our World in Data, carbon intensity of electricity generation (Ember, Energy Institute), 2021; rounded"
+    static let owid2021 = "Our World in Data, carbon intensity of electricity generation (Ember and Energy Institute data), rounded"
 
     static func row(_ code: String, _ alpha3: String, _ name: String, _ g: Double) -> GridRegion {
         GridRegion(code: code, alpha3: alpha3, name: name, gramsPerKWh: g, year: 2021, source: owid2021)

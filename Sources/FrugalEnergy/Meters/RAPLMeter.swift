@@ -119,6 +119,8 @@ public final class RAPLMeter: EnergyMeter {
 
     public func start() throws {
         if let reason = unavailableReason { throw EnergyError.meterUnavailable(meter: name, reason: reason) }
+        timer?.cancel()  // a second start() begins a new interval
+        timer = nil
         let values = try readAll()
         lock.lock()
         last = values
