@@ -134,14 +134,16 @@ public enum Pooling {
     /// The common 2-wide, stride-2 max pooling (kernel kH x 2, no left padding, every window
     /// inside the row) on the C pair kernel; false when `d` is not of that kind.
     static func pairedMax(
-        _ d: Pool2DDescriptor, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, pool: ThreadPool?
+        _ d: Pool2DDescriptor, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, pool: ThreadPool?,
+        isa: KernelISA? = nil
     ) -> Bool {
         let H = d.inHeight, W = d.inWidth, oH = d.outHeight, oW = d.outWidth
         guard d.kernelWidth == 2, d.strideWidth == 2, d.dilationWidth == 1, d.padLeft == 0, 2 * oW <= W else { return false }
         let planes = d.batch * d.channels
         if planes == 0 || oH == 0 || oW == 0 { return true }
         let kH = d.kernelHeight, sH = d.strideHeight, dH = d.dilationHeight, pT = d.padTop
-        let pairs = CPUInfo.current.hasAVX512 ? frugal_maxpool_pairs_avx512 : frugal_maxpool_pairs_portable
+        let wide = CPUInfo.current.hasAVX512 && isa != .portable && isa != .avx2
+        let pairs = wide ? frugal_maxpool_pairs_avx512 : frugal_maxpool_pairs_portable
         KernelSupport.forRanges(planes, costPerItem: oH * oW * kH / 8 + 1, pool: pool) { range in
             for p in range {
                 let plane = input + p * H * W
