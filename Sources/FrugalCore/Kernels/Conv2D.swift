@@ -67,7 +67,7 @@ public struct Conv2DDescriptor: Sendable, Equatable {
 
     /// Throws a ``CoreError`` naming the problem unless every attribute is usable.
     public func validate() throws {
-        let desc = "Conv input [\(batch), \(inChannels), \(inHeight), \(inWidth)], weight [\(outChannels), \(groupInChannels), \(kernelHeight), \(kernelWidth)]"
+        var desc: String { "Conv input [\(batch), \(inChannels), \(inHeight), \(inWidth)], weight [\(outChannels), \(groupInChannels), \(kernelHeight), \(kernelWidth)]" }
         guard batch >= 0, inChannels >= 0, inHeight >= 0, inWidth >= 0, outChannels >= 0 else {
             throw CoreError.invalidShape("\(desc): dimensions must not be negative")
         }
@@ -92,11 +92,15 @@ public struct Conv2DDescriptor: Sendable, Equatable {
             throw CoreError.invalidShape(
                 "\(desc): the dilated kernel (\(effH) x \(effW)) is larger than the padded input (\(inHeight + padTop + padBottom) x \(inWidth + padLeft + padRight)); use a smaller kernel or more padding")
         }
-        for (what, dims) in [("input", [batch, inChannels, inHeight, inWidth]), ("output", outputShape.dims),
-                             ("weight", [outChannels, groupInChannels, kernelHeight, kernelWidth])] {
-            do { try Shape(dims).validated() } catch {
-                throw CoreError.tooLarge("\(desc): the \(what) has more elements than a 64-bit count can hold")
-            }
+        // (Overflow-checked products without building Shapes: this runs on every inference.)
+        func countFits(_ a: Int, _ b: Int, _ c: Int, _ d: Int) -> Bool {
+            let ab = a.multipliedReportingOverflow(by: b), cd = c.multipliedReportingOverflow(by: d)
+            return !ab.overflow && !cd.overflow && !ab.partialValue.multipliedReportingOverflow(by: cd.partialValue).overflow
+        }
+        for (what, fits) in [("input", countFits(batch, inChannels, inHeight, inWidth)),
+                             ("output", countFits(batch, outChannels, outHeight, outWidth)),
+                             ("weight", countFits(outChannels, groupInChannels, kernelHeight, kernelWidth))] where !fits {
+            throw CoreError.tooLarge("\(desc): the \(what) has more elements than a 64-bit count can hold")
         }
     }
 

@@ -61,7 +61,7 @@ public struct Pool2DDescriptor: Sendable, Equatable {
 
     /// Throws a ``CoreError`` naming the problem unless every attribute is usable.
     public func validate(op: String = "Pool") throws {
-        let desc = "\(op) on input [\(batch), \(channels), \(inHeight), \(inWidth)] with kernel [\(kernelHeight), \(kernelWidth)]"
+        var desc: String { "\(op) on input [\(batch), \(channels), \(inHeight), \(inWidth)] with kernel [\(kernelHeight), \(kernelWidth)]" }
         guard batch >= 0, channels >= 0, inHeight >= 0, inWidth >= 0 else {
             throw CoreError.invalidShape("\(desc): dimensions must not be negative")
         }
