@@ -133,6 +133,8 @@ func referenceConv(_ cs: ConvCase, _ x: [Float], _ wt: [Float], _ b: [Float]?) -
         try check(ConvCase(n: 1, c: 6, h: 11, w: 13, m: 24, kh: 3, kw: 3, dil: (2, 3), pads: [2, 3, 2, 3], groups: 2))
         try check(ConvCase(n: 4, c: 3, h: 17, w: 16, m: 6, kh: 4, kw: 3, stride: (3, 2), groups: 3, clamp: .relu6))
         try check(ConvCase(n: 1, c: 1, h: 9, w: 9, m: 1, kh: 9, kw: 9))  // one output
+        try check(ConvCase(n: 1, c: 32, h: 6, w: 6, m: 70, kh: 3, kw: 3))  // one panel: row blocks per thread
+        try check(ConvCase(n: 1, c: 16, h: 8, w: 5, m: 30, kh: 3, kw: 3, pads: [1, 1, 1, 1], groups: 2))
         try check(ConvCase(n: 5, c: 4, h: 3, w: 40, m: 3, kh: 1, kw: 3, stride: (1, 3), pads: [0, 1, 0, 1], bias: false))
     }
 

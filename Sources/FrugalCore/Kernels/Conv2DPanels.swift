@@ -84,7 +84,12 @@ enum ConvPanels {
         let macs = N.multipliedReportingOverflow(by: d.outChannels * K * oHW)
         let big = macs.overflow || macs.partialValue >= parallelThreshold
         let threads = big ? min(64, pool?.threadCount ?? 1) : 1
-        let tasks = threads == 1 ? 1 : min(total, 4 * threads)
+        // With fewer panels than threads (small outputs, batch 1), the output channels are
+        // cut into row blocks too; each block's task unfolds its panel itself.
+        let rowPanels = (Mg + mr - 1) / mr
+        let rowBlocks = threads > 1 && total < 2 * threads ? min(rowPanels, (2 * threads + total - 1) / total) : 1
+        let items = total * rowBlocks
+        let tasks = threads == 1 ? 1 : min(items, 4 * threads)
 
         var base = frugal_sgemm_epilogue(flags: 0, bias: nil, lo: 0, hi: 0, prefetch: 0)
         if let clamp {
@@ -99,11 +104,13 @@ enum ConvPanels {
         defer { SGEMMWorkspace.recycle(ws) }
         for s in 0..<min(threads, tasks) { ws.reserve(slot: 1 + s, count: kcStep * nr) }
         SGEMMDriver.parallel(tasks, threads > 1 ? pool : nil) { t in
-            let (lo, hi) = SGEMMDriver.split(total, tasks, t)
+            let (lo, hi) = SGEMMDriver.split(items, tasks, t)
             let slot = ws.acquireSlot()
             let panel = ws.buffer(1 + slot)
             var e = base
-            for item in lo..<hi {
+            for it in lo..<hi {
+                let item = it / rowBlocks, rb = it % rowBlocks
+                let (r0, r1) = SGEMMDriver.split(rowPanels, rowBlocks, rb)
                 let q = item % panelsPerImage, ng = item / panelsPerImage
                 let n = ng / G, g = ng % G
                 let x = input + (n * d.inChannels + g * Cg) * HW
@@ -116,8 +123,8 @@ enum ConvPanels {
                     Im2Col.unfoldPanel(d, channels: x, p0: pc, kc: kc, j0: j0, width: w, into: panel, stride: nr)
                     e.flags = pc + kc == K ? finalFlags : 0
                     if pc > 0 { e.flags |= UInt32(FRUGAL_SGEMM_ACCUMULATE) }
-                    var i = 0
-                    while i < Mg {
+                    var i = r0 * mr
+                    while i < min(Mg, r1 * mr) {
                         let rows = min(mr, Mg - i)
                         if let bias { e.bias = bias + g * Mg + i }
                         kernel.tile(
