@@ -19,6 +19,8 @@ struct BenchModel: ParsableCommand {
     @Option(help: "Threads (default: FRUGAL_NUM_THREADS or the number of cores).") var threads: Int?
     @Option(help: "Warm runs to time (at least 30).") var runs: Int = 30
     @Option(name: .customLong("dim"), help: "NAME=VALUE for a symbolic dimension (repeatable).") var dims: [String] = []
+    @Flag(help: "Also time every node (median over the warm runs) and list them, slowest first; JSON adds \"nodes\": [{name, op_type, median_ms}].")
+    var profile = false
     @Flag(help: "Print one JSON object: {median_ms, p90_ms, throughput_per_s, batch, threads, peak_memory_bytes}.")
     var json = false
 
@@ -37,15 +39,25 @@ struct BenchModel: ParsableCommand {
             }
             let graph = try ONNXImporter.load(path: model)
             let t = threads ?? ThreadPool.defaultThreadCount()
-            let session = try Session(graph: graph, options: SessionOptions(threads: t))
+            let session = try Session(graph: graph, options: SessionOptions(threads: t, profile: profile))
             let feeds = try RandomInputs.make(for: session.plan.requiredInputs, batch: batch, named: named)
             for _ in 0..<3 { _ = try session.run(feeds) }
             var times: [Double] = []
+            var nodeTimes: [[Double]] = []
             for _ in 0..<runs {
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 _ = try session.run(feeds)
                 times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-6)
+                if profile {
+                    let p = session.lastProfile
+                    if nodeTimes.isEmpty { nodeTimes = Array(repeating: [], count: p.count) }
+                    for (i, n) in p.enumerated() where i < nodeTimes.count { nodeTimes[i].append(n.seconds * 1e3) }
+                }
             }
+            let profiled = session.lastProfile.enumerated().map { i, n -> (String, String, Double) in
+                let ts = i < nodeTimes.count ? nodeTimes[i].sorted() : [0]
+                return (n.name, n.opType, ts.isEmpty ? 0 : ts[ts.count / 2])
+            }.sorted { $0.2 > $1.2 }
             times.sort()
             let median = times[times.count / 2], p90 = times[min(times.count - 1, Int(Double(times.count) * 0.9))]
             let throughput = Double(batch) / (median / 1000)
@@ -53,11 +65,17 @@ struct BenchModel: ParsableCommand {
                 let out: JSON = ["median_ms": JSON(rounded(median, 4)), "p90_ms": JSON(rounded(p90, 4)),
                                  "throughput_per_s": JSON(rounded(throughput, 2)), "batch": JSON(batch), "threads": JSON(t),
                                  "peak_memory_bytes": JSON(session.peakActivationBytes)]
-                print(out.serialized())
+                var obj = out
+                if profile, case .object(var fields) = out {
+                    fields.append(("nodes", .array(profiled.map { .object([("name", JSON($0.0)), ("op_type", JSON($0.1)), ("median_ms", JSON(rounded($0.2, 4)))]) })))
+                    obj = .object(fields)
+                }
+                print(obj.serialized())
             } else {
                 print("\(model): batch \(batch), \(t) thread\(t == 1 ? "" : "s"), \(runs) warm runs")
                 print(String(format: "  median %.3f ms, p90 %.3f ms, %.1f inferences/s", median, p90, throughput))
                 print("  peak activation memory: \(session.peakActivationBytes) bytes")
+                for (name, op, ms) in profiled { print(String(format: "  %10.4f ms  %@ (%@)", ms, name, op)) }
             }
         }
     }

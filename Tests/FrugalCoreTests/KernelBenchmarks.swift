@@ -58,4 +58,25 @@ struct KernelBenchmarks {
             }
         }
     }
+
+    /// ThreadPool dispatch: an empty 2-task job back to back (workers spinning), after a
+    /// 100 µs gap (still spinning), and after a 2 ms gap (workers parked, woken by signal).
+    @Test func threadPoolDispatch() {
+        let pool = ThreadPool(threadCount: 2)
+        func gap(_ ns: UInt64) {
+            let t = DispatchTime.now().uptimeNanoseconds
+            while DispatchTime.now().uptimeNanoseconds - t < ns {}
+        }
+        for (label, pause) in [("back to back", UInt64(0)), ("after 100 us", 100_000), ("after 2 ms (parked)", 2_000_000)] {
+            var samples: [Double] = []
+            for _ in 0..<200 {
+                gap(pause)
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                pool.parallelFor(2) { _ in }
+                samples.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1000)
+            }
+            samples.sort()
+            print("thread pool dispatch \(label): median \(String(format: "%.2f", samples[100])) µs, p90 \(String(format: "%.2f", samples[180])) µs")
+        }
+    }
 }

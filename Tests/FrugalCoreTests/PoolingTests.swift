@@ -1,4 +1,4 @@
-import FrugalCore
+@testable import FrugalCore
 import Testing
 
 struct PoolCase: CustomStringConvertible {
@@ -94,6 +94,56 @@ func referencePool(_ pc: PoolCase, _ x: [Float], max isMax: Bool) -> (dims: [Int
                               pads: (0..<4).map { _ in rng.int(0, 1) }, ceil: rng.int(0, 1) == 1, includePad: rng.int(0, 1) == 1)
             if pc.h + pc.pads[0] + pc.pads[2] < (pc.kh - 1) * pc.dil.0 + 1 || pc.w + pc.pads[1] + pc.pads[3] < (pc.kw - 1) * pc.dil.1 + 1 { continue }
             try check(pc, seed: UInt64(i), pool: i % 2 == 0 ? testPool : nil)
+        }
+    }
+
+    /// The 2-wide, stride-2 max path (C pair kernel): every output width around the
+    /// 16-lane steps, kernel heights 1-3, vertical strides and padding, ceil mode (whose
+    /// last window hangs off the row and takes the general path), batch > 1, both threadings.
+    @Test func pairedMaxWidthsAndHeights() throws {
+        for w in [2, 3, 4, 5, 15, 16, 17, 30, 31, 32, 33, 34, 47, 63, 64, 66, 80] {
+            for (kh, sh) in [(2, 2), (1, 1), (3, 2), (2, 1)] {
+                try check(PoolCase(n: 2, c: 3, h: 5, w: w, kh: kh, kw: 2, stride: (sh, 2)), seed: UInt64(w * 10 + kh), pool: w % 2 == 0 ? testPool : nil)
+            }
+            try check(PoolCase(n: 1, c: 2, h: 6, w: w, kh: 2, kw: 2, stride: (2, 2), pads: [1, 0, 1, 1], ceil: true))
+            try check(PoolCase(n: 1, c: 2, h: 7, w: w, kh: 3, kw: 2, stride: (2, 2), dil: (2, 1), pads: [2, 0, 0, 0]))
+        }
+        try check(PoolCase(n: 64, c: 20, h: 24, w: 24, kh: 2, kw: 2, stride: (2, 2)))  // LeNet-5, threaded
+    }
+
+    /// The portable pair loop gives bit-identical results to the vector one (NaNs included).
+    @Test func pairedMaxPortableMatchesVector() throws {
+        var rng = TestRNG(seed: 21)
+        for w in [2, 9, 32, 33, 70] {
+            let d = Pool2DDescriptor(batch: 2, channels: 3, inHeight: 6, inWidth: w, kernelHeight: 3, kernelWidth: 2,
+                                     strides: (2, 2), pads: (1, 0, 1, 0))
+            var x = rng.floats(2 * 3 * 6 * w)
+            x[w + 1] = .nan
+            let count = 2 * 3 * d.outHeight * d.outWidth
+            var a = [Float](repeating: 0, count: count), b = a
+            x.withUnsafeBufferPointer { xp in
+                a.withUnsafeMutableBufferPointer { #expect(Pooling.pairedMax(d, input: xp.baseAddress!, output: $0.baseAddress!, pool: nil)) }
+                b.withUnsafeMutableBufferPointer {
+                    #expect(Pooling.pairedMax(d, input: xp.baseAddress!, output: $0.baseAddress!, pool: testPool, isa: .portable))
+                }
+            }
+            #expect(a.map(\.bitPattern) == b.map(\.bitPattern), "width \(w)")
+            #expect(a.contains { $0.isNaN })
+        }
+    }
+
+    /// NaN anywhere in a window makes its maximum NaN, in every lane of the vector path.
+    @Test func pairedMaxPropagatesNaN() throws {
+        let w = 40, h = 4
+        for pos in [0, 1, 17, 31, 32, 39, w + 5, 2 * w + 38, 3 * w + 1] {
+            var v = (0..<(h * w)).map { Float($0 % 7) - 3 }
+            v[pos] = .nan
+            let x = try Tensor(shape: [1, 1, h, w], scalars: v)
+            let y = try Pooling.maxPool2D(x, kernel: [2, 2], strides: [2, 2]).scalars(as: Float.self)
+            let nanAt = ((pos / w) / 2) * (w / 2) + (pos % w) / 2
+            for (i, e) in y.enumerated() {
+                #expect(e.isNaN == (i == nanAt), "NaN at input \(pos): output \(i) is \(e)")
+            }
         }
     }
 

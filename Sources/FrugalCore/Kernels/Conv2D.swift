@@ -4,9 +4,11 @@
 // Three paths, chosen from the descriptor alone:
 //  - pointwise: 1x1 kernel, stride 1, no padding -> one GEMM per (image, group):
 //      Y[g] (Mg x HW) = W[g] (Mg x Cg) . X[n, g] (Cg x HW)
-//  - depthwise: one input channel per group (Cg == 1) -> direct kernel (DepthwiseConv.swift)
-//  - general: im2col (Im2Col.swift) then a GEMM per (image, group).
-// Bias and clamp are applied after the GEMM, row by row (one pass over the output).
+//  - depthwise: one input channel per group (Cg == 1, groups > 1) -> direct kernel
+//    (DepthwiseConv.swift)
+//  - general: the weight packed once (Conv2D.PackedWeight) and the column matrix unfolded
+//    panel by panel straight into the micro-kernels' layout (Conv2DPanels.swift).
+// Bias and clamp are applied in the GEMM kernels' epilogue, while each tile is in cache.
 
 /// Shape and attributes of one 2-D convolution (ONNX Conv semantics, NCHW float32).
 public struct Conv2DDescriptor: Sendable, Equatable {
@@ -65,7 +67,7 @@ public struct Conv2DDescriptor: Sendable, Equatable {
 
     /// Throws a ``CoreError`` naming the problem unless every attribute is usable.
     public func validate() throws {
-        let desc = "Conv input [\(batch), \(inChannels), \(inHeight), \(inWidth)], weight [\(outChannels), \(groupInChannels), \(kernelHeight), \(kernelWidth)]"
+        var desc: String { "Conv input [\(batch), \(inChannels), \(inHeight), \(inWidth)], weight [\(outChannels), \(groupInChannels), \(kernelHeight), \(kernelWidth)]" }
         guard batch >= 0, inChannels >= 0, inHeight >= 0, inWidth >= 0, outChannels >= 0 else {
             throw CoreError.invalidShape("\(desc): dimensions must not be negative")
         }
@@ -90,25 +92,30 @@ public struct Conv2DDescriptor: Sendable, Equatable {
             throw CoreError.invalidShape(
                 "\(desc): the dilated kernel (\(effH) x \(effW)) is larger than the padded input (\(inHeight + padTop + padBottom) x \(inWidth + padLeft + padRight)); use a smaller kernel or more padding")
         }
-        for (what, dims) in [("input", [batch, inChannels, inHeight, inWidth]), ("output", outputShape.dims),
-                             ("weight", [outChannels, groupInChannels, kernelHeight, kernelWidth])] {
-            do { try Shape(dims).validated() } catch {
-                throw CoreError.tooLarge("\(desc): the \(what) has more elements than a 64-bit count can hold")
-            }
+        // (Overflow-checked products without building Shapes: this runs on every inference.)
+        func countFits(_ a: Int, _ b: Int, _ c: Int, _ d: Int) -> Bool {
+            let ab = a.multipliedReportingOverflow(by: b), cd = c.multipliedReportingOverflow(by: d)
+            return !ab.overflow && !cd.overflow && !ab.partialValue.multipliedReportingOverflow(by: cd.partialValue).overflow
+        }
+        for (what, fits) in [("input", countFits(batch, inChannels, inHeight, inWidth)),
+                             ("output", countFits(batch, outChannels, outHeight, outWidth)),
+                             ("weight", countFits(outChannels, groupInChannels, kernelHeight, kernelWidth))] where !fits {
+            throw CoreError.tooLarge("\(desc): the \(what) has more elements than a 64-bit count can hold")
         }
     }
 
     enum Path { case pointwise, depthwise, im2col }
 
     var path: Path {
-        if groupInChannels == 1 { return .depthwise }
+        // (One input channel and no groups is a plain convolution with K = kH * kW.)
+        if groupInChannels == 1 && groups > 1 { return .depthwise }
         if kernelHeight == 1, kernelWidth == 1, strideHeight == 1, strideWidth == 1,
             padTop == 0, padLeft == 0, padBottom == 0, padRight == 0 { return .pointwise }
         return .im2col
     }
 
-    /// Whether the (image, group) jobs run in parallel, each with a serial GEMM and its own
-    /// workspace slot, rather than one after another with the GEMM threaded.
+    /// Whether the pointwise (image, group) jobs run in parallel, each with a serial GEMM,
+    /// rather than one after another with the GEMM threaded.
     func parallelOverGroups(threads: Int) -> Bool { threads > 1 && groups > 1 && batch * groups > 1 }
 }
 
@@ -120,10 +127,7 @@ public enum Conv2D {
         switch d.path {
         case .pointwise: return 0
         case .depthwise: return DepthwiseConv.workspaceCount(d, threadCount: threadCount)
-        case .im2col:
-            let col = d.groupInChannels * d.kernelHeight * d.kernelWidth * d.outHeight * d.outWidth
-            let slots = d.parallelOverGroups(threads: threadCount) ? min(threadCount, d.batch * d.groups) : 1
-            return col * slots
+        case .im2col: return 0  // panels live in the GEMM's recycled workspaces
         }
     }
 
@@ -131,12 +135,15 @@ public enum Conv2D {
     /// `clamp`) into `output` [N,M,oH,oW]. `descriptor` must have passed `validate()`.
     /// Uses `workspace` when it holds at least ``workspaceCount(_:threadCount:)`` floats,
     /// else allocates that once for this call. `output` must not overlap the inputs.
+    /// `packedWeight` (``PackedWeight`` of this `weight`, made once and kept by the caller)
+    /// saves repacking the weight of a general (not depthwise, not 1x1) convolution on
+    /// every call; one that does not fit `d` is ignored.
     public static func forward(
         _ d: Conv2DDescriptor,
         input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
         output: UnsafeMutablePointer<Float>, clamp: OutputClamp? = nil,
         workspace: UnsafeMutablePointer<Float>? = nil, workspaceCount: Int = 0,
-        pool: ThreadPool? = nil
+        packedWeight: PackedWeight? = nil, pool: ThreadPool? = nil
     ) {
         let oHW = d.outHeight * d.outWidth
         if d.batch == 0 || d.outChannels == 0 || oHW == 0 { return }
@@ -165,24 +172,21 @@ public enum Conv2D {
                                   clamp: clamp, workspace: ws, pool: pool)
             return
         }
-        let gemmViaIm2col = d.path == .im2col
+        if d.path == .im2col {
+            let packed = packedWeight.flatMap { $0.fits(d) ? $0 : nil } ?? PackedWeight(d, weight: weight)
+            ConvPanels.forward(d, input: input, packed: packed, bias: bias, output: output, clamp: clamp, pool: pool)
+            return
+        }
         let Cg = d.groupInChannels, Mg = d.groupOutChannels
         let K = Cg * d.kernelHeight * d.kernelWidth
         let HW = d.inHeight * d.inWidth
-        let colSize = K * oHW
 
-        // One (image, group) job: optional im2col, GEMM, then bias + clamp on its rows.
+        // One pointwise (image, group) job: a GEMM with bias + clamp on its rows.
         func job(_ ng: Int, slot: Int, inner: ThreadPool?, gemmPool: ThreadPool) {
             let n = ng / d.groups, g = ng % d.groups
             let x = input + (n * d.inChannels + g * Cg) * HW
             let y = output + (n * d.outChannels + g * Mg) * oHW
-            var b = x, ldb = HW
-            if gemmViaIm2col {
-                let col = ws! + slot * colSize
-                Im2Col.unfold(d, channels: x, channelCount: Cg, col: col, pool: inner)
-                b = UnsafePointer(col)
-                ldb = oHW
-            }
+            let b = x, ldb = HW
             // Bias and clamp in the GEMM's epilogue, while each tile is in cache.
             GEMM.sgemm(m: Mg, n: oHW, k: K, a: weight + g * Mg * K, lda: K, b: b, ldb: ldb,
                        c: y, ldc: oHW, bias: bias.map { .perRow($0 + g * Mg) } ?? .none,

@@ -3,6 +3,8 @@
 // Threaded over (image, channel) planes. Window bounds are clipped per output row and
 // column with integer math, so no padded copy is made.
 
+import CFrugalKernels
+
 /// Shape and attributes of one 2-D pooling (ONNX MaxPool / AveragePool semantics).
 public struct Pool2DDescriptor: Sendable, Equatable {
     public var batch: Int
@@ -59,7 +61,7 @@ public struct Pool2DDescriptor: Sendable, Equatable {
 
     /// Throws a ``CoreError`` naming the problem unless every attribute is usable.
     public func validate(op: String = "Pool") throws {
-        let desc = "\(op) on input [\(batch), \(channels), \(inHeight), \(inWidth)] with kernel [\(kernelHeight), \(kernelWidth)]"
+        var desc: String { "\(op) on input [\(batch), \(channels), \(inHeight), \(inWidth)] with kernel [\(kernelHeight), \(kernelWidth)]" }
         guard batch >= 0, channels >= 0, inHeight >= 0, inWidth >= 0 else {
             throw CoreError.invalidShape("\(desc): dimensions must not be negative")
         }
@@ -125,7 +127,42 @@ public enum Pooling {
     public static func maxPool2D(
         _ d: Pool2DDescriptor, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, pool: ThreadPool? = nil
     ) {
+        if pairedMax(d, input: input, output: output, pool: pool) { return }
         rowPasses(MaxTap.self, d, input: input, output: output, pool: pool) { _, _, _ in }
+    }
+
+    /// The common 2-wide, stride-2 max pooling (kernel kH x 2, no left padding, every window
+    /// inside the row) on the C pair kernel; false when `d` is not of that kind.
+    static func pairedMax(
+        _ d: Pool2DDescriptor, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, pool: ThreadPool?,
+        isa: KernelISA? = nil
+    ) -> Bool {
+        let H = d.inHeight, W = d.inWidth, oH = d.outHeight, oW = d.outWidth
+        guard d.kernelWidth == 2, d.strideWidth == 2, d.dilationWidth == 1, d.padLeft == 0, 2 * oW <= W else { return false }
+        let planes = d.batch * d.channels
+        if planes == 0 || oH == 0 || oW == 0 { return true }
+        let kH = d.kernelHeight, sH = d.strideHeight, dH = d.dilationHeight, pT = d.padTop
+        let wide = CPUInfo.current.hasAVX512 && isa != .portable && isa != .avx2
+        let pairs = wide ? frugal_maxpool_pairs_avx512 : frugal_maxpool_pairs_portable
+        KernelSupport.forRanges(planes, costPerItem: oH * oW * kH / 8 + 1, pool: pool) { range in
+            for p in range {
+                let plane = input + p * H * W
+                let out = output + p * oH * oW
+                for oh in 0..<oH {
+                    let o = out + oh * oW
+                    let ihStart = oh * sH - pT
+                    let taps = KernelSupport.tapRange(start: ihStart, extent: H, kernel: kH, dilation: dH)
+                    if taps.isEmpty {
+                        o.update(repeating: -.infinity, count: oW)
+                        continue
+                    }
+                    for kh in taps {
+                        pairs(plane + (ihStart + kh * dH) * W, o, oW, kh == taps.lowerBound ? 0 : 1)
+                    }
+                }
+            }
+        }
+        return true
     }
 
     /// Average pooling of `input` [N,C,H,W] into `output` [N,C,oH,oW]. With

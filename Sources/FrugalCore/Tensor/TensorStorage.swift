@@ -29,15 +29,16 @@ final class TensorStorage: @unchecked Sendable {
 /// Refuses allocations that cannot fit in this machine's memory, before allocating.
 public enum MemoryLimit {
     /// Physical memory of the machine, the ceiling for any one tensor.
-    public static var physicalBytes: Int { Int(clamping: ProcessInfo.processInfo.physicalMemory) }
+    /// (Read once: every tensor allocation checks against it.)
+    public static let physicalBytes: Int = Int(clamping: ProcessInfo.processInfo.physicalMemory)
 
     /// Byte count for `elements` of `dtype`, or an error naming `what` if it is absurd.
-    public static func checkedByteCount(elements: Int, dtype: DType, what: String) throws -> Int {
+    public static func checkedByteCount(elements: Int, dtype: DType, what: @autoclosure () -> String) throws -> Int {
         let (bytes, overflow) = elements.multipliedReportingOverflow(by: dtype.byteSize)
         let limit = physicalBytes
         guard !overflow, bytes <= limit else {
             throw CoreError.tooLarge(
-                "\(what) needs \(elements) \(dtype) elements (\(overflow ? "over 2^63" : String(bytes)) bytes), more than this machine's \(limit) bytes of memory; refusing before allocating")
+                "\(what()) needs \(elements) \(dtype) elements (\(overflow ? "over 2^63" : String(bytes)) bytes), more than this machine's \(limit) bytes of memory; refusing before allocating")
         }
         return bytes
     }

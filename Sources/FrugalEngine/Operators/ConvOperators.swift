@@ -80,13 +80,30 @@ enum ConvOperators {
             try call.kernel { try d.validate() }
             let count = Conv2D.workspaceCount(d, threadCount: pool.threadCount)
             let ws = count > 0 ? call.scratch("conv").floats(count) : nil
+            let packed = d.takesPackedWeight ? packedWeight(call, w, d) : nil
             Conv2D.forward(d, input: x.floatPointer, weight: w.floatPointer, bias: bias?.floatPointer, output: yp,
-                           clamp: clamp, workspace: ws, workspaceCount: count, pool: pool)
+                           clamp: clamp, workspace: ws, workspaceCount: count, packedWeight: packed, pool: pool)
         } else {
             convND(call, x: x, w: w, bias: bias, group: group, attributes: a, outSpatial: outSpatial, y: yp, clamp: clamp)
         }
         if let fused, fused.clampRange == nil { fused.run(yp, count: y.elementCount) }
         return [y]
+    }
+
+    /// This node's weight packed for the general Conv2D path: made on the first run and
+    /// kept while W is the same tensor (an initializer), re-made when a run feeds another.
+    final class PackedWeightCache: @unchecked Sendable {
+        var source: Tensor? = nil
+        var packed: Conv2D.PackedWeight? = nil
+    }
+
+    static func packedWeight(_ call: OpCall, _ w: Tensor, _ d: Conv2DDescriptor) -> Conv2D.PackedWeight {
+        let cache = call.context.cached("convPackedWeight:\(call.node.name)") { PackedWeightCache() }
+        if let p = cache.packed, let s = cache.source, s.sharesStorage(with: w), p.fits(d) { return p }
+        let p = Conv2D.PackedWeight(d, weight: w.floatPointer)
+        cache.source = w
+        cache.packed = p
+        return p
     }
 
     /// Conv of any rank: per (image, group), N-d im2col then W[g] x columns.
