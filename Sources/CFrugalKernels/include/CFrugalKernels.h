@@ -38,5 +38,6 @@ static inline void frugal_cpu_relax(void) {
 // Kernel families, one header each.
 #include "frugal_sgemm.h"
 #include "frugal_qgemm.h"
+#include "frugal_dwconv.h"
 
 #endif

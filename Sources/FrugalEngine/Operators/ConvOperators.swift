@@ -67,7 +67,8 @@ enum ConvOperators {
         let N = x.shape[0], M = w.shape[0]
         let fused = try FusedActivation(fusedIn: call.node)
         let clamp = fused?.clampRange.map { OutputClamp(lower: $0.lowerBound, upper: $0.upperBound) }
-        var y = try call.newOutput([N, M] + outSpatial)
+        // Every path below writes every element of Y.
+        var y = try call.newUninitializedOutput([N, M] + outSpatial)
         let yp = y.mutableFloatPointer()
         let pool = call.context.pool
         if spatial.count <= 2 {
@@ -80,13 +81,36 @@ enum ConvOperators {
             try call.kernel { try d.validate() }
             let count = Conv2D.workspaceCount(d, threadCount: pool.threadCount)
             let ws = count > 0 ? call.scratch("conv").floats(count) : nil
+            let packed = packedWeights(call, w, d)
             Conv2D.forward(d, input: x.floatPointer, weight: w.floatPointer, bias: bias?.floatPointer, output: yp,
-                           clamp: clamp, workspace: ws, workspaceCount: count, pool: pool)
+                           clamp: clamp, workspace: ws, workspaceCount: count, pool: pool, packedWeights: packed)
         } else {
             convND(call, x: x, w: w, bias: bias, group: group, attributes: a, outSpatial: outSpatial, y: yp, clamp: clamp)
         }
         if let fused, fused.clampRange == nil { fused.run(yp, count: y.elementCount) }
         return [y]
+    }
+
+    /// Cached GEMM packing of this node's weights: reused while W is the same tensor (an
+    /// initializer), re-made when a run feeds another one.
+    final class PackedWeightCache: @unchecked Sendable {
+        var source: Tensor? = nil
+        var descriptor: Conv2DDescriptor? = nil
+        var packed: [GEMM.PackedA]? = nil
+    }
+
+    /// The weights of a GEMM-based 2-D convolution packed once for the micro-kernels (nil for
+    /// depthwise, which reads them directly).
+    static func packedWeights(_ call: OpCall, _ w: Tensor, _ d: Conv2DDescriptor) -> [GEMM.PackedA]? {
+        guard Conv2D.usesGEMM(d) else { return nil }
+        let cache = call.context.cached("packedA:\(call.node.name)") { PackedWeightCache() }
+        if let p = cache.packed, let s = cache.source, s.sharesStorage(with: w),
+           let cd = cache.descriptor, Conv2D.sameWeightPacking(cd, d) { return p }
+        let p = Conv2D.packWeights(d, weight: w.floatPointer, pool: call.context.pool)
+        cache.source = w
+        cache.descriptor = d
+        cache.packed = p
+        return p
     }
 
     /// Conv of any rank: per (image, group), N-d im2col then W[g] x columns.
