@@ -65,6 +65,9 @@ enum ConvOperators {
             outSpatial.append(o)
         }
         let N = x.shape[0], M = w.shape[0]
+        // A folded residual Add (Fusions.fuseResidualAdds): Y = conv + R, then the activation.
+        let residual: Tensor? = try call.node.int(Fusions.residualKey, default: 0) == 1 ? call.input(3) : nil
+        var residualInEpilogue = false
         let fused = try FusedActivation(fusedIn: call.node)
         let clamp = fused?.clampRange.map { OutputClamp(lower: $0.lowerBound, upper: $0.upperBound) }
         // Every path below writes every element of Y.
@@ -82,10 +85,23 @@ enum ConvOperators {
             let count = Conv2D.workspaceCount(d, threadCount: pool.threadCount)
             let ws = count > 0 ? call.scratch("conv").floats(count) : nil
             let packed = packedWeights(call, w, d)
+            if let r = residual, r.dtype == .float32, r.shape == y.shape, Conv2D.usesGEMM(d) {
+                // Start from R; the GEMM epilogue adds the product, the bias, then clamps.
+                yp.update(from: r.floatPointer, count: y.elementCount)
+                residualInEpilogue = true
+            }
             Conv2D.forward(d, input: x.floatPointer, weight: w.floatPointer, bias: bias?.floatPointer, output: yp,
-                           clamp: clamp, workspace: ws, workspaceCount: count, pool: pool, packedWeights: packed)
+                           clamp: residual == nil || residualInEpilogue ? clamp : nil, workspace: ws, workspaceCount: count,
+                           pool: pool, packedWeights: packed, accumulate: residualInEpilogue)
         } else {
-            convND(call, x: x, w: w, bias: bias, group: group, attributes: a, outSpatial: outSpatial, y: yp, clamp: clamp)
+            convND(call, x: x, w: w, bias: bias, group: group, attributes: a, outSpatial: outSpatial, y: yp,
+                   clamp: residual == nil ? clamp : nil)
+        }
+        if let r = residual, !residualInEpilogue {
+            // Shapes that broadcast, or a convolution without GEMMs: add as the Add would.
+            var sum = try call.kernel { try Elementwise.binary(.add, y, r, pool: pool) }
+            if let fused { fused.run(sum.mutableFloatPointer(), count: sum.elementCount) }
+            return [sum]
         }
         if let fused, fused.clampRange == nil { fused.run(yp, count: y.elementCount) }
         return [y]
