@@ -5,9 +5,11 @@
 // Bias and the fused clamp are applied in the same pass. Threaded over (image, channel)
 // planes, claimed dynamically in chunks.
 //
-// Measured (callgrind, MobileNetV2 batch 1, 1 thread): the previous Swift SIMD16 rows (SSE
-// code without target flags, plus a padded copy of every plane) took ~40% of the model's
-// time; see the commit message of this file for the before/after figures.
+// Measured with perf sampling (MobileNetV2 batch 1, 1 thread, on a loaded 2-core machine):
+// the previous Swift SIMD16 rows (compiled without AVX-512 target flags) plus a zero-padded
+// copy of every plane were ~28% of the samples; this kernel with masks computed per tap was
+// still ~25% (mask arithmetic dominated the 7- to 28-wide planes); with masks computed once
+// per 16-column strip, ~15%. What remains is mostly memory traffic of the large planes.
 import CFrugalKernels
 
 enum DepthwiseConv {
