@@ -68,6 +68,11 @@ FDW_INL FDW_T512 void fdw_strip(const int S, const int KH, const int KW, const i
             m0[kw] = fdw_mask(c0 + kw * dW, W);
             m1[kw] = S == 2 ? fdw_mask(c0 + kw * dW + 16, W) : 0;
         }
+    // 3x3: the 9 weights stay in registers (as memory-broadcast FMA operands they doubled
+    // the loads per tap).
+    __m512 wreg[9];
+    if (KH == 3 && KW == 3)
+        for (int t = 0; t < 9; t++) wreg[t] = _mm512_set1_ps(w[t]);
     const ptrdiff_t n = oW - x;
     const __mmask16 store = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
     for (ptrdiff_t oh = 0; oh < oH; oh++) {
@@ -79,7 +84,7 @@ FDW_INL FDW_T512 void fdw_strip(const int S, const int KH, const int KW, const i
             const float *row = in + ih * W;
             const float *wr = w + kh * kW;
             for (ptrdiff_t kw = 0; kw < kW; kw++)
-                acc = _mm512_fmadd_ps(_mm512_set1_ps(wr[kw]),
+                acc = _mm512_fmadd_ps(KH == 3 && KW == 3 ? wreg[kh * 3 + kw] : _mm512_set1_ps(wr[kw]),
                                       fdw_load(S, FULL, row, c0 + kw * dW, FULL ? 0 : m0[kw], FULL ? 0 : m1[kw], even), acc);
         }
         if (clamp) acc = _mm512_min_ps(_mm512_max_ps(acc, lo), hi);
