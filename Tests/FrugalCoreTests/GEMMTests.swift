@@ -28,6 +28,7 @@ private struct Case {
     var bias = BiasKind.none
     var clamp: ClosedRange<Float>? = nil
     var packed = false
+    var packedA = false
 
     /// Returns a failure description, or nil when every element is within tolerance.
     func run(isa: KernelISA, pool: ThreadPool, seed: UInt64) -> String? {
@@ -65,7 +66,14 @@ private struct Case {
                         let gb: GEMMBias =
                             bias == .row ? .perRow(biasp.baseAddress!)
                             : bias == .column ? .perColumn(biasp.baseAddress!) : .none
-                        if packed {
+                        if packedA {
+                            let pa = GEMM.PackedA(
+                                m: m, k: k, a: ap.baseAddress!, lda: lda, transA: transA, isa: isa, pool: pool)
+                            GEMM.sgemm(
+                                a: pa, n: n, b: bp.baseAddress!, ldb: ldb, transB: transB,
+                                c: cp.baseAddress!, ldc: ldc, accumulate: accumulate, bias: gb,
+                                clamp: clamp, pool: pool)
+                        } else if packed {
                             let pb = GEMM.PackedB(
                                 k: k, n: n, b: bp.baseAddress!, ldb: ldb, transB: transB, isa: isa, pool: pool)
                             GEMM.sgemm(
@@ -112,6 +120,27 @@ private let pool3 = ThreadPool(threadCount: 3)
                     seed += 1
                     let cse = Case(m: m, n: n, k: k)
                     if let f = cse.run(isa: isa, pool: pool1, seed: seed) { Issue.record("\(f)"); return }
+                }
+            }
+        }
+    }
+
+    @Test(arguments: isas) func packedA(isa: KernelISA) {
+        // Every driver path with A packed once: single pass (m <= MR), narrow (m <= 192),
+        // blocked (m > 192), several k blocks (k > 512) and n blocks (n > 4096).
+        var seed: UInt64 = 500
+        let shapes = [(1, 5, 3), (5, 40, 7), (12, 33, 64), (13, 97, 13), (24, 100, 144), (100, 49, 600),
+                      (192, 70, 33), (193, 49, 160), (300, 17, 700), (200, 4200, 9), (37, 5000, 20), (7, 0, 5), (9, 8, 0)]
+        for (m, n, k) in shapes {
+            for (transA, transB) in [(false, false), (true, false), (false, true)] {
+                for pool in [pool1, pool3] {
+                    seed += 1
+                    var cse = Case(m: m, n: n, k: k, transA: transA, transB: transB, padA: Int(seed % 3), padC: Int(seed % 2))
+                    cse.packedA = true
+                    cse.accumulate = seed % 4 == 0
+                    cse.bias = [.none, .row, .column][Int(seed % 3)]
+                    cse.clamp = seed % 5 == 0 ? -0.5...0.5 : nil
+                    if let f = cse.run(isa: isa, pool: pool, seed: seed) { Issue.record("\(f)"); return }
                 }
             }
         }

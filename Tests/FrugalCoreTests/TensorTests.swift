@@ -81,3 +81,34 @@ import Testing
         #expect(Shape([3, 1]).broadcastStrides(to: [2, 3, 4]) == [0, 1, 0])
     }
 }
+
+@Suite struct TensorBufferPoolTests {
+    @Test func recyclesOnlyUnsharedBuffers() throws {
+        let pool = TensorBufferPool()
+        var a: Tensor? = try Tensor(shape: [4], scalars: [1, 2, 3, 4] as [Float])
+        let view = try a!.reshaped([2, 2])  // shares a's buffer
+        pool.recycle(&a)
+        #expect(a == nil && pool.bytesHeld == 0, "a shared buffer must not be taken")
+        #expect(view.scalars(as: Float.self) == [1, 2, 3, 4])
+        var b: Tensor? = try Tensor(shape: [4], scalars: [5, 6, 7, 8] as [Float])
+        pool.recycle(&b)
+        #expect(pool.bytesHeld == 16)
+        // Same byte size: reused (contents unspecified); zeroed on request.
+        let z = try pool.zeroedTensor([2, 2])
+        #expect(z.scalars(as: Float.self) == [0, 0, 0, 0] && pool.bytesHeld == 0)
+        let u = try pool.uninitializedTensor([3], dtype: .float32)
+        #expect(u.shape == [3] && u.elementCount == 3)
+        expectCoreError("invalidShape") { _ = try pool.uninitializedTensor(Shape([-1])) }
+    }
+
+    @Test func respectsItsLimit() throws {
+        let pool = TensorBufferPool(limitBytes: 20)
+        var a: Tensor? = try Tensor(zeros: [4])
+        var b: Tensor? = try Tensor(zeros: [4])
+        pool.recycle(&a)
+        pool.recycle(&b)
+        #expect(pool.bytesHeld == 16)
+        pool.removeAll()
+        #expect(pool.bytesHeld == 0)
+    }
+}

@@ -34,6 +34,30 @@ import Testing
         #expect(argmaxRows(y) == argmaxRows(expected))
     }
 
+    /// Runs reuse released activation buffers: outputs handed out earlier must not change
+    /// when the session runs again, and later runs must match a fresh session.
+    @Test func repeatedRunsKeepEarlierOutputs() throws {
+        let dir = EngineFixtures.path("ppocr_cls")
+        let graph = try ONNXImporter.load(path: dir + "/model.onnx")
+        let x = try NPY.read(path: dir + "/input_0.npy")
+        let expected = try NPY.read(path: dir + "/output_0.npy")
+        let name = graph.inputs[0].name
+        for threads in [1, 2] {
+            let session = try Session(graph: graph, options: SessionOptions(threads: threads))
+            let first = try session.run([name: x])[0]
+            let firstValues = first.scalars(as: Float.self)
+            var other = x
+            other.withUnsafeMutableBufferPointer(as: Float.self) { p in for i in p.indices { p[i] = -p[i] * 0.5 } }
+            let second = try session.run([name: other])[0]
+            #expect(first.scalars(as: Float.self) == firstValues, "an earlier output changed")
+            let fresh = try Session(graph: graph, options: SessionOptions(threads: threads)).run([name: other])[0]
+            #expect(second.scalars(as: Float.self) == fresh.scalars(as: Float.self))
+            let third = try session.run([name: x])[0]
+            #expect(modelRelativeError(third, expected) <= 1e-4)
+            #expect(session.context.buffers.bytesHeld > 0, "released buffers were not recycled")
+        }
+    }
+
     @Test func mobileNetV2MatchesONNXRuntime() throws {
         let dir = EngineFixtures.sharedModel("mobilenetv2")
         guard FileManager.default.fileExists(atPath: dir + "/model.onnx") else {

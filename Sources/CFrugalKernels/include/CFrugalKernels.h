@@ -39,5 +39,6 @@ static inline void frugal_cpu_relax(void) {
 #include "frugal_sgemm.h"
 #include "frugal_qgemm.h"
 #include "frugal_pool.h"
+#include "frugal_dwconv.h"
 
 #endif

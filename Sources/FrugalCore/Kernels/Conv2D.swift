@@ -114,9 +114,13 @@ public struct Conv2DDescriptor: Sendable, Equatable {
         return .im2col
     }
 
-    /// Whether the pointwise (image, group) jobs run in parallel, each with a serial GEMM,
-    /// rather than one after another with the GEMM threaded.
-    func parallelOverGroups(threads: Int) -> Bool { threads > 1 && groups > 1 && batch * groups > 1 }
+    /// Whether the (image, group) jobs run in parallel, each with a serial GEMM and its own
+    /// workspace slot, rather than one after another with the GEMM threaded.
+    /// Also for batches of one group: whole images per thread, each GEMM serial, instead of
+    /// splitting every image's GEMM over the threads (a barrier per GEMM block). Measured
+    /// together with the residual fold (Fusions.fuseResidualAdds) on MobileNetV2 batch 8,
+    /// 2 threads, on a loaded machine: 335-371 ms -> 276-280 ms median.
+    func parallelOverGroups(threads: Int) -> Bool { threads > 1 && batch * groups >= threads && (groups > 1 || batch > 1) }
 }
 
 /// 2-D convolution kernels.
@@ -133,6 +137,8 @@ public enum Conv2D {
 
     /// Convolves `input` [N,C,H,W] with `weight` [M,C/groups,kH,kW] (+ `bias` [M], then
     /// `clamp`) into `output` [N,M,oH,oW]. `descriptor` must have passed `validate()`.
+    /// With `accumulate` (GEMM-based convolutions only, see ``usesGEMM(_:)``) the result is
+    /// added to what `output` holds before the bias and clamp (a fused residual).
     /// Uses `workspace` when it holds at least ``workspaceCount(_:threadCount:)`` floats,
     /// else allocates that once for this call. `output` must not overlap the inputs.
     /// `packedWeight` (``PackedWeight`` of this `weight`, made once and kept by the caller)
@@ -143,8 +149,10 @@ public enum Conv2D {
         input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
         output: UnsafeMutablePointer<Float>, clamp: OutputClamp? = nil,
         workspace: UnsafeMutablePointer<Float>? = nil, workspaceCount: Int = 0,
-        packedWeight: PackedWeight? = nil, pool: ThreadPool? = nil
+        packedWeight: PackedWeight? = nil, pool: ThreadPool? = nil,
+        packedWeights: [GEMM.PackedA]? = nil, accumulate: Bool = false
     ) {
+        precondition(!accumulate || usesGEMM(d), "Conv2D.forward: accumulate needs a GEMM-based convolution (usesGEMM)")
         let oHW = d.outHeight * d.outWidth
         if d.batch == 0 || d.outChannels == 0 || oHW == 0 { return }
         let threads = pool?.threadCount ?? 1
@@ -169,7 +177,7 @@ public enum Conv2D {
         }
         if d.path == .depthwise {
             DepthwiseConv.forward(d, input: input, weight: weight, bias: bias, output: output,
-                                  clamp: clamp, workspace: ws, pool: pool)
+                                  clamp: clamp, pool: pool)
             return
         }
         if d.path == .im2col {
@@ -188,9 +196,15 @@ public enum Conv2D {
             let y = output + (n * d.outChannels + g * Mg) * oHW
             let b = x, ldb = HW
             // Bias and clamp in the GEMM's epilogue, while each tile is in cache.
-            GEMM.sgemm(m: Mg, n: oHW, k: K, a: weight + g * Mg * K, lda: K, b: b, ldb: ldb,
-                       c: y, ldc: oHW, bias: bias.map { .perRow($0 + g * Mg) } ?? .none,
-                       clamp: clamp.map { $0.lower...$0.upper }, pool: gemmPool)
+            let gBias: GEMMBias = bias.map { .perRow($0 + g * Mg) } ?? .none
+            if let pw = packedWeights, pw.count == d.groups, pw[g].m == Mg, pw[g].k == K {
+                GEMM.sgemm(a: pw[g], n: oHW, b: b, ldb: ldb, c: y, ldc: oHW, accumulate: accumulate, bias: gBias,
+                           clamp: clamp.map { $0.lower...$0.upper }, pool: gemmPool)
+            } else {
+                GEMM.sgemm(m: Mg, n: oHW, k: K, a: weight + g * Mg * K, lda: K, b: b, ldb: ldb,
+                           c: y, ldc: oHW, accumulate: accumulate, bias: gBias, clamp: clamp.map { $0.lower...$0.upper },
+                           pool: gemmPool)
+            }
         }
 
         if d.parallelOverGroups(threads: threads) {
@@ -203,6 +217,29 @@ public enum Conv2D {
                 job(ng, slot: 0, inner: pool, gemmPool: pool ?? KernelSupport.serialPool)
             }
         }
+    }
+
+    /// Whether `d` runs as plain GEMMs with the weights as the left operand (the pointwise
+    /// path), which take ``packWeights(_:weight:pool:)`` and `accumulate`. The general path
+    /// packs its own ``PackedWeight`` (Conv2DPanels.swift); depthwise reads the weights directly.
+    public static func usesGEMM(_ d: Conv2DDescriptor) -> Bool { d.path == .pointwise && d.groupInChannels > 0 }
+
+    /// Whether weights packed for `a` fit `b` (same per-group matrix shapes).
+    public static func sameWeightPacking(_ a: Conv2DDescriptor, _ b: Conv2DDescriptor) -> Bool {
+        a.groups == b.groups && a.outChannels == b.outChannels && a.groupInChannels == b.groupInChannels
+            && a.kernelHeight == b.kernelHeight && a.kernelWidth == b.kernelWidth
+    }
+
+    /// The weights [M, C/groups, kH, kW] of a GEMM-based convolution packed once per group
+    /// for the micro-kernels (pass to `forward` on every run: unpacked, each GEMM call packs
+    /// its A operand again, once per image). nil when `d` does not use GEMMs.
+    /// Measured (perf, MobileNetV2 batch 1, 1 thread): packing the weights on every call was
+    /// about a third of the GEMM driver's ~11% outside the micro-kernel; at batch 8 it is
+    /// repeated per image.
+    public static func packWeights(_ d: Conv2DDescriptor, weight: UnsafePointer<Float>, pool: ThreadPool? = nil) -> [GEMM.PackedA]? {
+        guard usesGEMM(d) else { return nil }
+        let Mg = d.groupOutChannels, K = d.groupInChannels * d.kernelHeight * d.kernelWidth
+        return (0..<d.groups).map { g in GEMM.PackedA(m: Mg, k: K, a: weight + g * Mg * K, lda: max(K, 1), pool: pool) }
     }
 
     /// Adds `bias[r]` to row `r` of a `rows` x `rowLength` block and clamps it.

@@ -36,7 +36,8 @@ enum SGEMMDriver {
     static func run(
         m: Int, n: Int, k: Int, a: SGEMMOperandA, b: SGEMMSourceB,
         c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool,
-        bias: GEMMBias, clamp: ClosedRange<Float>?, pool: ThreadPool?, kernel: SGEMMKernel
+        bias: GEMMBias, clamp: ClosedRange<Float>?, pool: ThreadPool?, kernel: SGEMMKernel,
+        packedA: GEMM.PackedA? = nil
     ) {
         if m <= 0 || n <= 0 { return }
         var epilogue = frugal_sgemm_epilogue(flags: 0, bias: nil, lo: 0, hi: 0, prefetch: 0)
@@ -59,7 +60,7 @@ enum SGEMMDriver {
         let job = Job(
             m: m, n: n, k: k, a: a, b: b, c: c, ldc: ldc, accumulate: accumulate,
             epilogue: epilogue, biasBase: biasBase, biasPerRow: biasPerRow, kernel: kernel,
-            threads: threads, pool: threads > 1 ? pool : nil)
+            threads: threads, pool: threads > 1 ? pool : nil, packedA: packedA)
         let ws = SGEMMWorkspace.take()
         defer { SGEMMWorkspace.recycle(ws) }
         if k == 0 || m <= kernel.mr {  // (k == 0: any m)
@@ -98,6 +99,8 @@ enum SGEMMDriver {
         let kernel: SGEMMKernel
         let threads: Int
         let pool: ThreadPool?
+        /// A packed once by the caller (then `a` is not read): no packing of A here.
+        let packedA: GEMM.PackedA?
 
         /// Points the bias of the epilogue at the tile whose corner is (i, j).
         @inline(__always)
@@ -151,7 +154,7 @@ enum SGEMMDriver {
             if packedB == nil { ws.reserve(slot: 0, count: kcStep * ncStep) }
             let blockRows = (rowPanels + rowBlocks - 1) / rowBlocks * mr
             let slots = min(threads, tasks)
-            for s in 0..<slots { ws.reserve(slot: 1 + s, count: blockRows * kcStep) }
+            for s in 0..<slots { ws.reserve(slot: 1 + s, count: packedA == nil ? blockRows * kcStep : 1) }
 
             var jc = 0
             while jc < n {
@@ -204,7 +207,7 @@ enum SGEMMDriver {
         func narrow(_ ws: SGEMMWorkspace, kcStep: Int, ncStep: Int, packedB: GEMM.PackedB?) {
             let mr = kernel.mr, nr = kernel.nr
             let rowPanels = (m + mr - 1) / mr
-            ws.reserve(slot: 0, count: rowPanels * mr * kcStep)
+            ws.reserve(slot: 0, count: packedA == nil ? rowPanels * mr * kcStep : 1)
             if packedB == nil {
                 for s in 0..<threads { ws.reserve(slot: 1 + s, count: kcStep * nr * SGEMMDriver.narrowGroup) }
             }
@@ -217,7 +220,7 @@ enum SGEMMDriver {
                 while pc < k {
                     let kc = min(kcStep, k - pc)
                     let base = blockEpilogue(first: pc == 0, last: pc + kc == k)
-                    if jc == 0 || kc < k {
+                    if packedA == nil && (jc == 0 || kc < k) {
                         let packTasks = threads == 1 ? 1 : min(rowPanels, 2 * threads)
                         SGEMMDriver.parallel(packTasks, pool) { t in
                             let (r0, r1) = SGEMMDriver.split(rowPanels, packTasks, t)
@@ -254,8 +257,9 @@ enum SGEMMDriver {
                                 var ir = 0
                                 while ir < m {
                                     tileEpilogue(&e, i: ir, j: j)
+                                    let ap = packedA?.panel(row: ir, depth: pc) ?? UnsafePointer(aPack + ir * kc)
                                     kernel.tile(
-                                        mr: min(mr, m - ir), nr: w, kc: kc, a: aPack + ir * kc, b: bp, ldb: nr,
+                                        mr: min(mr, m - ir), nr: w, kc: kc, a: ap, b: bp, ldb: nr,
                                         c: c + ir * ldc + j, ldc: ldc, epilogue: &e)
                                     ir += mr
                                 }
@@ -280,7 +284,7 @@ enum SGEMMDriver {
             let mr = kernel.mr, nr = kernel.nr
             let ic = rows.lowerBound, mc = rows.count
             var e = base
-            SGEMMPacking.packA(a, i0: ic, rows: mc, p0: pc, kc: kc, mr: mr, into: aPack)
+            if packedA == nil { SGEMMPacking.packA(a, i0: ic, rows: mc, p0: pc, kc: kc, mr: mr, into: aPack) }
             for q in panels {
                 let j = jc + q * nr, w = min(nr, n - j)
                 let bp = bBlock + q * panelStride
@@ -288,8 +292,9 @@ enum SGEMMDriver {
                 while ir < mc {
                     let rr = min(mr, mc - ir)
                     tileEpilogue(&e, i: ic + ir, j: j)
+                    let ap = packedA?.panel(row: ic + ir, depth: pc) ?? UnsafePointer(aPack + ir * kc)
                     kernel.tile(
-                        mr: rr, nr: w, kc: kc, a: aPack + ir * kc, b: bp, ldb: nr,
+                        mr: rr, nr: w, kc: kc, a: ap, b: bp, ldb: nr,
                         c: c + (ic + ir) * ldc + j, ldc: ldc, epilogue: &e)
                     ir += mr
                 }

@@ -35,14 +35,19 @@ extension SGEMMDriver.Job {
             }
             return
         }
-        if case .plain(let ob) = b, ob.trans, m <= SGEMMDriver.dotRows {
+        if case .plain(let ob) = b, ob.trans, m <= SGEMMDriver.dotRows, packedA == nil {
             dotProducts(ws, ob)
             return
         }
         // Slot 0: all of op(A), one panel; slots 1...: a B panel per task for transposed B.
-        ws.reserve(slot: 0, count: m * k)
-        let aPack = UnsafePointer(ws.buffer(0))
-        SGEMMPacking.packA(a, i0: 0, rows: m, p0: 0, kc: k, mr: mr, into: ws.buffer(0))
+        let aPack: UnsafePointer<Float>
+        if let pa = packedA {
+            aPack = pa.panel(row: 0, depth: 0)  // m <= MR: one whole-k panel
+        } else {
+            ws.reserve(slot: 0, count: m * k)
+            aPack = UnsafePointer(ws.buffer(0))
+            SGEMMPacking.packA(a, i0: 0, rows: m, p0: 0, kc: k, mr: mr, into: ws.buffer(0))
+        }
         switch b {
         case .packed(let pb):
             // Whole-k panels, contiguous: one kernel call per panel.

@@ -19,6 +19,13 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
         self.storage = TensorStorage(byteCount: bytes)
     }
 
+    /// A tensor over existing storage (sizes already checked by the caller).
+    init(shape: Shape, dtype: DType, storage: TensorStorage) {
+        self.shape = shape
+        self.dtype = dtype
+        self.storage = storage
+    }
+
     /// A tensor holding `scalars` in C order; their count must match the shape.
     public init<T: TensorScalar>(shape: Shape, scalars: [T]) throws {
         let n = try shape.validated()

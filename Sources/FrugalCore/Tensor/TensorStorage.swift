@@ -18,7 +18,8 @@ final class TensorStorage: @unchecked Sendable {
         return s
     }
 
-    private init(uninitializedByteCount: Int) {
+    /// Allocates `uninitializedByteCount` bytes whose contents are unspecified.
+    init(uninitializedByteCount: Int) {
         byteCount = uninitializedByteCount
         base = UnsafeMutableRawPointer.allocate(byteCount: max(uninitializedByteCount, 1), alignment: 64)
     }

@@ -105,27 +105,33 @@ public final class ExecutionPlan: @unchecked Sendable {
         var timings: [NodeTiming] = []
         if profile { timings.reserveCapacity(steps.count) }
         for step in steps {
-            let args = step.inputSlots.map { $0.flatMap { values[$0] } }
-            let call = OpCall(node: step.node, inputs: args, context: context)
-            let t0 = profile ? DispatchTime.now().uptimeNanoseconds : 0
-            let results = try step.schema.run(call)
-            if profile {
-                timings.append(NodeTiming(name: step.node.name, opType: step.node.opType,
-                                          seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9))
-            }
-            for (i, s) in step.outputSlots.enumerated() {
-                guard let s else { continue }
-                guard i < results.count else {
-                    throw EngineError.invalidNode(node: step.node.name, opType: step.node.opType,
-                                                  reason: "produced \(results.count) outputs, the graph uses output \(i)")
+            // In a block of its own so that the arguments and results are released before
+            // the step's dead values are recycled (a buffer is reused only when unshared).
+            do {
+                let args = step.inputSlots.map { $0.flatMap { values[$0] } }
+                let call = OpCall(node: step.node, inputs: args, context: context)
+                let t0 = profile ? DispatchTime.now().uptimeNanoseconds : 0
+                let results = try step.schema.run(call)
+                if profile {
+                    timings.append(NodeTiming(name: step.node.name, opType: step.node.opType,
+                                              seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9))
                 }
-                values[s] = results[i]
-                live += results[i].byteCount
+                for (i, s) in step.outputSlots.enumerated() {
+                    guard let s else { continue }
+                    guard i < results.count else {
+                        throw EngineError.invalidNode(node: step.node.name, opType: step.node.opType,
+                                                      reason: "produced \(results.count) outputs, the graph uses output \(i)")
+                    }
+                    values[s] = results[i]
+                    live += results[i].byteCount
+                }
             }
             peak = max(peak, live)
             for s in step.releases {
                 if let t = values[s] { live -= t.byteCount }
-                values[s] = nil
+                // The buffer goes back to the context for later outputs unless something
+                // else (a caller, a view, a cache) still holds it.
+                context.buffers.recycle(&values[s])
             }
         }
         lastPeakBytes = peak

@@ -2,10 +2,14 @@ import Foundation
 import FrugalCore
 
 /// Graph rewrites that remove work: BatchNormalization folded into the Conv or Gemm before it,
-/// and activations fused into the op before them. Each pass takes and returns a whole graph
+/// residual Adds folded into the Conv before them, and activations fused into the op before
+/// them. Each pass takes and returns a whole graph
 /// and never changes what the graph computes beyond float rounding.
 enum Fusions {
-    static let passes: [(Graph) throws -> Graph] = [foldBatchNormalization, fuseActivations]
+    static let passes: [(Graph) throws -> Graph] = [foldBatchNormalization, fuseResidualAdds, fuseActivations]
+
+    /// Attribute of a Conv whose input 3 is added to its output (a folded residual Add).
+    static let residualKey = "frugal.residual"
 
     /// Readers of each value (graph outputs count as a reader).
     static func readerCounts(_ g: Graph) -> [String: Int] {
@@ -89,6 +93,42 @@ enum Fusions {
         }
         g.nodes = g.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
         return dropUnusedInitializers(g)
+    }
+
+    /// Add(Conv(...), s) in either order, where the Conv's output has no other reader and
+    /// the Conv no fused activation, becomes Conv(X, W, B, s) with `frugal.residual`: the
+    /// Conv starts from s and accumulates into it in its GEMM epilogue, instead of a separate
+    /// Add reading both tensors and writing a third (MobileNetV2's inverted residuals, ResNet
+    /// blocks). Runs before activation fusion, so Add -> Relu then fuses as clamp(conv + s).
+    /// s must be computed (an initializer could broadcast); the Conv checks shapes at run
+    /// time and falls back to a plain add when they differ.
+    static func fuseResidualAdds(_ graph: Graph) throws -> Graph {
+        var g = graph
+        let readers = readerCounts(g)
+        var producer: [String: Int] = [:]
+        for (i, n) in g.nodes.enumerated() { for o in n.outputs { producer[o] = i } }
+        var removed = Set<Int>()
+        for (ai, add) in g.nodes.enumerated() where add.opType == "Add" && add.domain.isEmpty
+            && add.inputs.count == 2 && add.outputs.count == 1 {
+            for side in 0..<2 {
+                let y = add.inputs[side], s = add.inputs[1 - side]
+                guard !y.isEmpty, !s.isEmpty, y != s, g.initializers[s] == nil, readers[y] == 1,
+                      let pi = producer[y], !removed.contains(pi) else { continue }
+                var conv = g.nodes[pi]
+                guard conv.opType == "Conv", conv.domain.isEmpty, conv.outputs.count == 1,
+                      (2...3).contains(conv.inputs.count), conv.attributes[FusedActivation.key] == nil,
+                      conv.attributes[residualKey] == nil else { continue }
+                while conv.inputs.count < 3 { conv.inputs.append("") }
+                conv.inputs.append(s)
+                conv.attributes[residualKey] = .int(1)
+                conv.outputs = [add.outputs[0]]
+                g.nodes[pi] = conv
+                removed.insert(ai)
+                break
+            }
+        }
+        g.nodes = g.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+        return g
     }
 
     /// Relu, Clip (constant bounds), LeakyRelu, HardSigmoid and HardSwish after Conv, Gemm or

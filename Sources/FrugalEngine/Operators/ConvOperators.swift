@@ -65,9 +65,13 @@ enum ConvOperators {
             outSpatial.append(o)
         }
         let N = x.shape[0], M = w.shape[0]
+        // A folded residual Add (Fusions.fuseResidualAdds): Y = conv + R, then the activation.
+        let residual: Tensor? = try call.node.int(Fusions.residualKey, default: 0) == 1 ? call.input(3) : nil
+        var residualInEpilogue = false
         let fused = try FusedActivation(fusedIn: call.node)
         let clamp = fused?.clampRange.map { OutputClamp(lower: $0.lowerBound, upper: $0.upperBound) }
-        var y = try call.newOutput([N, M] + outSpatial)
+        // Every path below writes every element of Y.
+        var y = try call.newUninitializedOutput([N, M] + outSpatial)
         let yp = y.mutableFloatPointer()
         let pool = call.context.pool
         if spatial.count <= 2 {
@@ -80,11 +84,25 @@ enum ConvOperators {
             try call.kernel { try d.validate() }
             let count = Conv2D.workspaceCount(d, threadCount: pool.threadCount)
             let ws = count > 0 ? call.scratch("conv").floats(count) : nil
-            let packed = d.takesPackedWeight ? packedWeight(call, w, d) : nil
+            let packed = packedWeights(call, w, d)
+            let packedPanels = d.takesPackedWeight ? packedWeight(call, w, d) : nil
+            if let r = residual, r.dtype == .float32, r.shape == y.shape, Conv2D.usesGEMM(d) {
+                // Start from R; the GEMM epilogue adds the product, the bias, then clamps.
+                yp.update(from: r.floatPointer, count: y.elementCount)
+                residualInEpilogue = true
+            }
             Conv2D.forward(d, input: x.floatPointer, weight: w.floatPointer, bias: bias?.floatPointer, output: yp,
-                           clamp: clamp, workspace: ws, workspaceCount: count, packedWeight: packed, pool: pool)
+                           clamp: residual == nil || residualInEpilogue ? clamp : nil, workspace: ws, workspaceCount: count,
+                           packedWeight: packedPanels, pool: pool, packedWeights: packed, accumulate: residualInEpilogue)
         } else {
-            convND(call, x: x, w: w, bias: bias, group: group, attributes: a, outSpatial: outSpatial, y: yp, clamp: clamp)
+            convND(call, x: x, w: w, bias: bias, group: group, attributes: a, outSpatial: outSpatial, y: yp,
+                   clamp: residual == nil ? clamp : nil)
+        }
+        if let r = residual, !residualInEpilogue {
+            // Shapes that broadcast, or a convolution without GEMMs: add as the Add would.
+            var sum = try call.kernel { try Elementwise.binary(.add, y, r, pool: pool) }
+            if let fused { fused.run(sum.mutableFloatPointer(), count: sum.elementCount) }
+            return [sum]
         }
         if let fused, fused.clampRange == nil { fused.run(yp, count: y.elementCount) }
         return [y]
@@ -92,16 +110,38 @@ enum ConvOperators {
 
     /// This node's weight packed for the general Conv2D path: made on the first run and
     /// kept while W is the same tensor (an initializer), re-made when a run feeds another.
-    final class PackedWeightCache: @unchecked Sendable {
+    final class PanelWeightCache: @unchecked Sendable {
         var source: Tensor? = nil
         var packed: Conv2D.PackedWeight? = nil
     }
 
     static func packedWeight(_ call: OpCall, _ w: Tensor, _ d: Conv2DDescriptor) -> Conv2D.PackedWeight {
-        let cache = call.context.cached("convPackedWeight:\(call.node.name)") { PackedWeightCache() }
+        let cache = call.context.cached("convPackedWeight:\(call.node.name)") { PanelWeightCache() }
         if let p = cache.packed, let s = cache.source, s.sharesStorage(with: w), p.fits(d) { return p }
         let p = Conv2D.PackedWeight(d, weight: w.floatPointer)
         cache.source = w
+        cache.packed = p
+        return p
+    }
+
+    /// Cached GEMM packing of this node's weights: reused while W is the same tensor (an
+    /// initializer), re-made when a run feeds another one.
+    final class PackedWeightCache: @unchecked Sendable {
+        var source: Tensor? = nil
+        var descriptor: Conv2DDescriptor? = nil
+        var packed: [GEMM.PackedA]? = nil
+    }
+
+    /// The weights of a GEMM-based 2-D convolution packed once for the micro-kernels (nil for
+    /// depthwise, which reads them directly).
+    static func packedWeights(_ call: OpCall, _ w: Tensor, _ d: Conv2DDescriptor) -> [GEMM.PackedA]? {
+        guard Conv2D.usesGEMM(d) else { return nil }
+        let cache = call.context.cached("packedA:\(call.node.name)") { PackedWeightCache() }
+        if let p = cache.packed, let s = cache.source, s.sharesStorage(with: w),
+           let cd = cache.descriptor, Conv2D.sameWeightPacking(cd, d) { return p }
+        let p = Conv2D.packWeights(d, weight: w.floatPointer, pool: call.context.pool)
+        cache.source = w
+        cache.descriptor = d
         cache.packed = p
         return p
     }

@@ -125,7 +125,14 @@ extension OpCall {
     /// A new zero-filled float32 tensor, with size errors attributed to the node.
     func newOutput(_ dims: [Int]) throws -> Tensor {
         guard dims.allSatisfy({ $0 >= 0 }) else { throw fail("the output shape \(dims) would be negative") }
-        return try kernel { try Tensor(zeros: Shape(dims)) }
+        return try kernel { try context.buffers.zeroedTensor(Shape(dims)) }
+    }
+
+    /// A new float32 tensor whose elements are unspecified (often a recycled buffer): only
+    /// for ops that write every element.
+    func newUninitializedOutput(_ dims: [Int]) throws -> Tensor {
+        guard dims.allSatisfy({ $0 >= 0 }) else { throw fail("the output shape \(dims) would be negative") }
+        return try kernel { try context.buffers.uninitializedTensor(Shape(dims)) }
     }
 }
 

@@ -35,6 +35,8 @@ public struct OpCall {
 public final class ExecutionContext: @unchecked Sendable {
     public let pool: ThreadPool
     public let opset: Int
+    /// Buffers of released intermediate values, reused for the outputs of later nodes.
+    public let buffers = TensorBufferPool()
     private var cache: [String: Any] = [:]
     private let lock = NSLock()
 
