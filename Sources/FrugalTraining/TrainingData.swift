@@ -130,3 +130,23 @@ public struct ShiftAugmentedSource: BatchSource {
         return b
     }
 }
+
+/// The first `limit` batches of another source: short runs for profiling and benchmarks.
+public struct LimitedBatchSource: BatchSource {
+    public let base: BatchSource
+    public let limit: Int
+
+    public init(_ base: BatchSource, limit: Int) {
+        self.base = base
+        self.limit = max(0, limit)
+    }
+
+    public var batchCount: Int { min(limit, base.batchCount) }
+
+    public func batch(_ index: Int, epoch: Int) throws -> TrainingBatch {
+        guard index < batchCount else {
+            throw TrainingError.data(path: "<memory>", reason: "batch \(index) is past the end (\(batchCount) batches)")
+        }
+        return try base.batch(index, epoch: epoch)
+    }
+}

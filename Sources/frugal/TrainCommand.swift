@@ -19,6 +19,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Seed for initialisation, shuffling, augmentation and dropout.") var seed: UInt64 = 1
     @Option(help: "Threads (default: FRUGAL_NUM_THREADS or the number of cores).") var threads: Int?
     @Option(help: "Where to write the trained model (.onnx).") var output: String
+    @Option(help: .hidden) var maxBatches: Int?
     @Flag(help: "Print one JSON object: {model, epochs, seconds, seconds_per_epoch, test_accuracy, test_error_rate, output}.") var json = false
 
     func run() throws {
@@ -37,6 +38,10 @@ struct TrainCommand: ParsableCommand {
             var data: BatchSource = try InMemoryBatchSource(inputs: train.images, labels: train.labels, batchSize: recipe.batchSize, seed: seed)
             if recipe.maxShift > 0 {
                 data = ShiftAugmentedSource(data, maxShift: recipe.maxShift, fill: MNIST.normalizedBackground, seed: seed)
+            }
+            if let m = maxBatches {  // hidden: short runs for profiling
+                guard m >= 1 else { throw ValidationError("--max-batches must be at least 1") }
+                data = LimitedBatchSource(data, limit: m)
             }
             let testData = try InMemoryBatchSource(inputs: test.images, labels: test.labels, batchSize: 1000, shuffle: false)
             let trainer = try Trainer(graph: graph, optimizer: recipe.makeOptimizer(),
