@@ -43,18 +43,22 @@ enum Spatial {
                 ctx.pool.parallelChunks(planes, minimumChunk: max(1, 4096 / max(1, oH * oW))) { range in for plane in range {
                     let src = a.p + plane * H * W, base = Int32(plane * H * W)
                     for oh in 0..<oH {
-                        // One output row, tap by tap (branch-free selects; ties keep the first).
+                        // Branch-free selects (ties keep the first tap), no overflow checks.
                         let yr = y.p + (plane * oH + oh) * oW, ir = ip.baseAddress! + (plane * oH + oh) * oW
-                        let first = oh * sH * W
-                        for ow in 0..<oW { yr[ow] = src[first + ow * sW]; ir[ow] = base + Int32(first + ow * sW) }
-                        for kh in 0..<kH { for kw in 0..<kW where kh > 0 || kw > 0 {
-                            let start = (oh * sH + kh) * W + kw
-                            for ow in 0..<oW {
-                                let v = src[start + ow * sW], better = v > yr[ow]
-                                yr[ow] = better ? v : yr[ow]
-                                ir[ow] = better ? base + Int32(start + ow * sW) : ir[ow]
+                        for ow in 0..<oW {
+                            let corner = (oh &* sH) &* W &+ ow &* sW
+                            var best = src[corner], bi = corner
+                            for kh in 0..<kH {
+                                let rs = corner &+ kh &* W
+                                for kw in 0..<kW {
+                                    let i = rs &+ kw, v = src[i], better = v > best
+                                    best = better ? v : best
+                                    bi = better ? i : bi
+                                }
                             }
-                        } }
+                            yr[ow] = best
+                            ir[ow] = base &+ Int32(truncatingIfNeeded: bi)
+                        }
                     }
                 } }
             }

@@ -41,7 +41,7 @@ enum SavedState {
 final class TapeContext {
     let pool: ThreadPool
     /// A one-thread pool for products run inside a `parallelFor` of `pool`.
-    let serial = ThreadPool(threadCount: 1)
+    let serial = TK.serialPool
     let opset: Int
     var training: Bool
     var rng: TrainingRandom

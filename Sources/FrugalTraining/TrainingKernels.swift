@@ -15,9 +15,33 @@ enum TK {
             if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
             return
         }
-        GEMM.sgemm(m: m, n: n, k: k, a: a, lda: lda, transA: ta, b: b, ldb: ldb, transB: tb,
-                   c: c, ldc: ldc, accumulate: accumulate, pool: pool)
+        let threads = pool.threadCount
+        // Large products: one slab of C per thread, each a one-thread product, so the pool
+        // forks and joins once (the blocked driver joins per k block). The slab cut goes
+        // across the dimension whose other operand is cheaper to pack twice.
+        let splitN = m <= n
+        let extent = splitN ? n : m
+        guard threads > 1, m * n * k >= 1 << 18, extent >= 64 * threads else {
+            GEMM.sgemm(m: m, n: n, k: k, a: a, lda: lda, transA: ta, b: b, ldb: ldb, transB: tb,
+                       c: c, ldc: ldc, accumulate: accumulate, pool: pool)
+            return
+        }
+        let serial = serialPool
+        pool.parallelFor(threads) { t in
+            let lo = (extent * t / threads) & ~31, hi = t == threads - 1 ? extent : (extent * (t + 1) / threads) & ~31
+            if hi <= lo { return }
+            if splitN {
+                GEMM.sgemm(m: m, n: hi - lo, k: k, a: a, lda: lda, transA: ta, b: tb ? b + lo * ldb : b + lo, ldb: ldb, transB: tb,
+                           c: c + lo, ldc: ldc, accumulate: accumulate, pool: serial)
+            } else {
+                GEMM.sgemm(m: hi - lo, n: n, k: k, a: ta ? a + lo : a + lo * lda, lda: lda, transA: ta, b: b, ldb: ldb, transB: tb,
+                           c: c + lo * ldc, ldc: ldc, accumulate: accumulate, pool: serial)
+            }
+        }
     }
+
+    /// A one-thread pool for the products that run inside a `parallelFor`.
+    static let serialPool = ThreadPool(threadCount: 1)
 
     /// Strides of `shape` read as `out` (right-aligned; 0 on broadcast dimensions).
     static func broadcastStrides(_ shape: [Int], to out: [Int]) -> [Int] {
