@@ -1,3 +1,4 @@
+import Foundation
 import FrugalCore
 import FrugalEngine
 
@@ -12,8 +13,14 @@ import FrugalEngine
 /// gradients are summed per chunk and then over chunks in a fixed order, so a run depends on
 /// the chunk count (a function of batch and thread count), never on which thread ran what.
 enum ConvTraining {
-    /// Chunks for a batch of `batch` images on `threads` threads.
-    static func chunkCount(batch: Int, threads: Int) -> Int { max(1, min(batch, max(8, 2 * threads))) }
+    /// Chunks for a convolution on `threads` threads: at least two per thread (a thread that
+    /// the machine slows down takes fewer), and small enough that a chunk's columns (at most
+    /// about 1 MiB) are still in L2 when its product packs them.
+    static func chunkCount(_ d: Conv2DDescriptor, threads: Int) -> Int {
+        let K = d.groupInChannels * d.kernelHeight * d.kernelWidth
+        let bytes = K * d.batch * d.outHeight * d.outWidth * 4
+        return max(1, min(d.batch, max(8, 2 * threads, (bytes + (1 << 20) - 1) >> 20)))
+    }
 
     /// Floats added to each chunk's row length.
     static let padding = 16
@@ -38,19 +45,23 @@ enum ConvTraining {
                         keepColumns: Bool, _ ctx: TapeContext) -> (FloatBuffer, FloatBuffer?) {
         let G = d.groups, Mg = d.groupOutChannels, K = d.groupInChannels * d.kernelHeight * d.kernelWidth
         let oHW = d.outHeight * d.outWidth, N = d.batch, M = d.outChannels
-        let chunks = chunkCount(batch: N, threads: ctx.pool.threadCount)
+        let chunks = chunkCount(d, threads: ctx.pool.threadCount)
         let cols = columns(N, oHW, chunks)
-        let col = FloatBuffer(uninitialized: [G * K * cols])
+        // Kept for the backward pass: all columns. Otherwise one chunk's worth per running task.
+        let col = keepColumns ? FloatBuffer(uninitialized: [G * K * cols]) : nil
+        let spare = ScratchStack(count: K * (((N + chunks - 1) / chunks) * oHW + padding))  // K rows of the longest chunk
         let scratch = FloatBuffer(uninitialized: [M * cols])  // per chunk [M, ld]
         let y = FloatBuffer(uninitialized: d.outputShape.dims)
-        let xp = x.p, wp = w.p, colp = col.p, sp = scratch.p, yp = y.p, bp = bias?.p
+        let xp = x.p, wp = w.p, colp = col?.p, sp = scratch.p, yp = y.p, bp = bias?.p
         let serial = ctx.serial
         ctx.pool.parallelFor(chunks) { c in
             let r = chunk(c, of: chunks, batch: N)
             let (colOffset, ld) = place(c, r, rows: K, oHW)
             let out = sp + place(c, r, rows: M, oHW).offset  // [M, ld]
+            let own = colp == nil ? spare.pop() : nil
+            defer { if let own { spare.push(own) } }
             for g in 0..<G {
-                let cg = colp + g * K * cols + colOffset
+                let cg = colp.map { $0 + g * K * cols + colOffset } ?? own!.p
                 for n in r { TK.im2colImage(d, xp, n: n, c0: g * d.groupInChannels, cg + (n - r.lowerBound) * oHW, ld: ld) }
                 GEMM.sgemm(m: Mg, n: r.count * oHW, k: K, a: wp + g * Mg * K, lda: K, b: cg, ldb: ld,
                            c: out + g * Mg * ld, ldc: ld, bias: bp.map { .perRow(UnsafePointer($0 + g * Mg)) } ?? .none, pool: serial)
@@ -60,7 +71,7 @@ enum ConvTraining {
                 for m in 0..<M { (dst + m * oHW).update(from: src + m * ld, count: oHW) }
             }
         }
-        return (y, keepColumns ? col : nil)
+        return (y, col)
     }
 
     /// Gradients of input, weight and bias (each only when asked) from dy [N, M, oH, oW].
@@ -68,7 +79,7 @@ enum ConvTraining {
                          needX: Bool, needW: Bool, needB: Bool, _ ctx: TapeContext) -> (FloatBuffer?, FloatBuffer?, FloatBuffer?) {
         let G = d.groups, Mg = d.groupOutChannels, K = d.groupInChannels * d.kernelHeight * d.kernelWidth
         let oHW = d.outHeight * d.outWidth, N = d.batch, M = d.outChannels
-        let chunks = chunkCount(batch: N, threads: ctx.pool.threadCount)
+        let chunks = chunkCount(d, threads: ctx.pool.threadCount)
         let cols = self.columns(N, oHW, chunks)
         var col = columns
         if needW && col == nil {
@@ -125,5 +136,27 @@ enum ConvTraining {
         if let parts = dwParts { dw = TK.sumParts(parts, chunks, M * K, shape: w.shape, ctx.pool) }
         if let parts = dbParts { db = TK.sumParts(parts, chunks, M, shape: [M], nil) }
         return (dx, dw, db)
+    }
+}
+
+/// Scratch buffers of one size handed to parallel tasks: a task pops one (or a new one when
+/// none is free) and pushes it back when done.
+final class ScratchStack: @unchecked Sendable {
+    let count: Int
+    private var free: [FloatBuffer] = []
+    private let lock = NSLock()
+
+    init(count: Int) { self.count = count }
+
+    func pop() -> FloatBuffer {
+        lock.lock()
+        defer { lock.unlock() }
+        return free.popLast() ?? FloatBuffer(uninitialized: [count])
+    }
+
+    func push(_ b: FloatBuffer) {
+        lock.lock()
+        free.append(b)
+        lock.unlock()
     }
 }
