@@ -99,41 +99,10 @@ enum Derivatives {
         case "Conv":
             let input = x(0), w = x(1)
             let d = try TK.convDescriptor(node, x: input.shape, w: w.shape)
-            let G = d.groups, Mg = d.groupOutChannels, K = d.groupInChannels * d.kernelHeight * d.kernelWidth
-            let oHW = d.outHeight * d.outWidth, cols = d.batch * oHW
-            let dyt = FloatBuffer(uninitialized: [d.outChannels, cols])  // dY as [M, N·oHW]
-            for n in 0..<d.batch { for m in 0..<d.outChannels {
-                let dst: Int = m * cols + n * oHW, src: Int = (n * d.outChannels + m) * oHW
-                (dyt.p + dst).update(from: dy.p + src, count: oHW)
-            } }
-            var dx: FloatBuffer?, dw: FloatBuffer?, db: FloatBuffer?
-            if need(2) && r.inputs.count > 2 && r.inputs[2] != nil {
-                let t = FloatBuffer(uninitialized: [d.outChannels])
-                for m in 0..<d.outChannels { var s: Float = 0; let p = dyt.p + m * cols; for i in 0..<cols { s += p[i] }; t.p[m] = s }
-                db = t
-            }
-            if need(1) {
-                let t = FloatBuffer(uninitialized: w.shape)
-                var col: FloatBuffer
-                if case .columns(let c) = r.saved { col = c } else {
-                    col = FloatBuffer(uninitialized: [G, K, cols])
-                    for g in 0..<G { TK.im2col(d, input.p, c0: g * d.groupInChannels, col.p + g * K * cols, pool: ctx.pool) }
-                }
-                for g in 0..<G {
-                    TK.gemm(Mg, K, cols, dyt.p + g * Mg * cols, cols, false, col.p + g * K * cols, cols, true,
-                            t.p + g * Mg * K, K, pool: ctx.pool)
-                }
-                dw = t
-            }
-            if need(0) {
-                let t = FloatBuffer(shape: input.shape)
-                let dcol = FloatBuffer(uninitialized: [K, cols])
-                for g in 0..<G {
-                    TK.gemm(K, cols, Mg, w.p + g * Mg * K, K, true, dyt.p + g * Mg * cols, cols, false, dcol.p, cols, pool: ctx.pool)
-                    TK.col2im(d, dcol.p, c0: g * d.groupInChannels, t.p, pool: ctx.pool)
-                }
-                dx = t
-            }
+            var columns: FloatBuffer?
+            if case .columns(let c) = r.saved { columns = c }
+            let (dx, dw, db) = ConvTraining.backward(d, x: input, w: w, dy: dy, columns: columns, needX: need(0), needW: need(1),
+                                                     needB: need(2) && r.inputs.count > 2 && r.inputs[2] != nil, ctx)
             return [dx, dw, db]
 
         case "Add", "Sub", "Mul", "Div":
@@ -224,8 +193,17 @@ enum Derivatives {
 
         case "MaxPool", "GlobalMaxPool":
             guard case .indices(let idx) = r.saved else { return [] }
-            let t = FloatBuffer(shape: r.inputs[0]!.shape)
-            for (o, i) in idx.enumerated() where i >= 0 { t.p[Int(i)] += dy.p[o] }
+            let s = r.inputs[0]!.shape
+            let t = FloatBuffer(uninitialized: s)
+            // Each output's window lies in its own plane: planes in parallel, no write races.
+            let planes = s[0] * s[1], inPlane = t.count / max(planes, 1), outPlane = dy.count / max(planes, 1)
+            let tp = t.p, dp = dy.p
+            idx.withUnsafeBufferPointer { ip in
+                ctx.pool.parallelChunks(planes, minimumChunk: max(1, 4096 / max(1, inPlane))) { range in
+                    (tp + range.lowerBound * inPlane).update(repeating: 0, count: range.count * inPlane)
+                    for o in (range.lowerBound * outPlane)..<(range.upperBound * outPlane) where ip[o] >= 0 { tp[Int(ip[o])] += dp[o] }
+                }
+            }
             return [t]
 
         case "GlobalAveragePool":

@@ -13,15 +13,15 @@ final class FloatBuffer {
     init(shape: [Int]) {
         self.shape = shape
         count = shape.reduce(1, *)
-        p = .allocate(capacity: max(count, 1))
-        p.initialize(repeating: 0, count: max(count, 1))
+        p = BufferRecycler.shared.take(max(count, 1))
+        p.update(repeating: 0, count: max(count, 1))
     }
 
     /// Uninitialised contents: the caller writes every element.
     init(uninitialized shape: [Int]) {
         self.shape = shape
         count = shape.reduce(1, *)
-        p = .allocate(capacity: max(count, 1))
+        p = BufferRecycler.shared.take(max(count, 1))
     }
 
     convenience init(_ t: Tensor) throws {
@@ -57,7 +57,49 @@ final class FloatBuffer {
         for i in 0..<count { a[i] += b[i] }
     }
 
-    deinit { p.deallocate() }
+    deinit { BufferRecycler.shared.give(p, max(count, 1)) }
+}
+
+/// Keeps freed buffer memory by element count for the next buffer of that size. Training
+/// steps allocate the same sizes every step, so the large activations, im2col matrices and
+/// gradients of one step reuse the memory of the last one instead of going back to the
+/// system (which costs page faults on every fresh mapping). Small buffers go straight to
+/// malloc; at most `limit` bytes are kept.
+final class BufferRecycler: @unchecked Sendable {
+    static let shared = BufferRecycler()
+    /// Buffers under this many floats are not kept (malloc serves them well).
+    let minimumCount = 4096
+    let limit = 256 << 20
+    private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
+    private var bytes = 0
+    private let lock = NSLock()
+
+    func take(_ count: Int) -> UnsafeMutablePointer<Float> {
+        if count >= minimumCount {
+            lock.lock()
+            if let q = free[count]?.popLast() {
+                bytes -= count * 4
+                lock.unlock()
+                return q
+            }
+            lock.unlock()
+        }
+        return UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(to: Float.self, capacity: count)
+    }
+
+    func give(_ q: UnsafeMutablePointer<Float>, _ count: Int) {
+        if count >= minimumCount {
+            lock.lock()
+            if bytes + count * 4 <= limit {
+                free[count, default: []].append(q)
+                bytes += count * 4
+                lock.unlock()
+                return
+            }
+            lock.unlock()
+        }
+        q.deallocate()
+    }
 }
 
 /// The tape's seedable generator (SplitMix64) for Dropout masks and shuffling,

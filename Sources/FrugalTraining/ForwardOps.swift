@@ -57,7 +57,7 @@ enum ForwardOps {
             return one(TK.transpose(a, perm))
         case "Concat": return one(try concat(x))
         case "Dropout": return try dropout(x, ctx)
-        case "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool": return try Spatial.pool(x)
+        case "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool": return try Spatial.pool(x, ctx)
         case "BatchNormalization": return try Normalize.batchNorm(x, ctx)
         case "LayerNormalization": return try Normalize.layerNorm(x)
         case "ReduceMean": return one(try reduceMean(x, ctx))
@@ -153,24 +153,8 @@ enum ForwardOps {
     static func conv(_ x: OpInputs, _ ctx: TapeContext) throws -> ([TapeValue?], SavedState) {
         let input = try x.float(0), w = try x.float(1), bias = try x.optionalFloat(2)
         let d = try TK.convDescriptor(x.node, x: input.shape, w: w.shape)
-        let G = d.groups, Mg = d.groupOutChannels, K = d.groupInChannels * d.kernelHeight * d.kernelWidth
-        let oHW = d.outHeight * d.outWidth, cols = d.batch * oHW
-        let col = FloatBuffer(uninitialized: [G, K, cols])
-        let yt = FloatBuffer(uninitialized: [d.outChannels, cols])  // [M, N·oHW]
-        for g in 0..<G {
-            let cg = col.p + g * K * cols
-            TK.im2col(d, input.p, c0: g * d.groupInChannels, cg, pool: ctx.pool)
-            TK.gemm(Mg, cols, K, w.p + g * Mg * K, K, false, cg, cols, false, yt.p + g * Mg * cols, cols, pool: ctx.pool)
-        }
-        let y = FloatBuffer(uninitialized: d.outputShape.dims)
-        for m in 0..<d.outChannels {
-            let b = bias?.p[m] ?? 0
-            for n in 0..<d.batch {
-                let src = yt.p + m * cols + n * oHW, dst = y.p + (n * d.outChannels + m) * oHW
-                for i in 0..<oHW { dst[i] = src[i] + b }
-            }
-        }
-        return ([.float(y)], ctx.training ? .columns(col) : .none)
+        let (y, col) = ConvTraining.forward(d, x: input, w: w, bias: bias, keepColumns: ctx.training, ctx)
+        return ([.float(y)], col.map { .columns($0) } ?? .none)
     }
 
     static func softmax(_ x: OpInputs, _ ctx: TapeContext, log: Bool) throws -> FloatBuffer {

@@ -5,7 +5,7 @@ import FrugalEngine
 /// Forward passes of pooling and normalisation for training (their derivatives are in
 /// Derivatives.swift).
 enum Spatial {
-    static func pool(_ x: OpInputs) throws -> ([TapeValue?], SavedState) {
+    static func pool(_ x: OpInputs, _ ctx: TapeContext) throws -> ([TapeValue?], SavedState) {
         let a = try x.float(0)
         let node = x.node
         let global = node.opType.hasPrefix("Global")
@@ -32,27 +32,35 @@ enum Spatial {
         let d = try TK.poolDescriptor(node, x: a.shape)
         let oH = d.outHeight, oW = d.outWidth, H = d.inHeight, W = d.inWidth
         let y = FloatBuffer(uninitialized: d.outputShape.dims)
-        var idx = [Int32](repeating: 0, count: isMax ? y.count : 0)
+        var idx = [Int32](unsafeUninitializedCapacity: isMax ? y.count : 0) { _, n in n = isMax ? y.count : 0 }
         let includePad = try node.int("count_include_pad", default: 0) != 0
         if isMax && d.padTop == 0 && d.padLeft == 0 && d.dilationHeight == 1 && d.dilationWidth == 1
             && (oH - 1) * d.strideHeight + d.kernelHeight <= H && (oW - 1) * d.strideWidth + d.kernelWidth <= W {
-            // Every window inside the input: no range checks.
+            // Every window inside the input: no range checks. Planes in parallel.
             let kH = d.kernelHeight, kW = d.kernelWidth, sH = d.strideHeight, sW = d.strideWidth
+            let planes = d.batch * d.channels
             idx.withUnsafeMutableBufferPointer { ip in
-                for plane in 0..<(d.batch * d.channels) {
-                    let src = a.p + plane * H * W
-                    for oh in 0..<oH { for ow in 0..<oW {
-                        var bi = oh * sH * W + ow * sW
-                        var best = src[bi]
-                        for kh in 0..<kH {
-                            let rowStart = (oh * sH + kh) * W + ow * sW
-                            for kw in 0..<kW where src[rowStart + kw] > best { best = src[rowStart + kw]; bi = rowStart + kw }
+                ctx.pool.parallelChunks(planes, minimumChunk: max(1, 4096 / max(1, oH * oW))) { range in for plane in range {
+                    let src = a.p + plane * H * W, base = Int32(plane * H * W)
+                    for oh in 0..<oH {
+                        // Branch-free selects (ties keep the first tap), no overflow checks.
+                        let yr = y.p + (plane * oH + oh) * oW, ir = ip.baseAddress! + (plane * oH + oh) * oW
+                        for ow in 0..<oW {
+                            let corner = (oh &* sH) &* W &+ ow &* sW
+                            var best = src[corner], bi = corner
+                            for kh in 0..<kH {
+                                let rs = corner &+ kh &* W
+                                for kw in 0..<kW {
+                                    let i = rs &+ kw, v = src[i], better = v > best
+                                    best = better ? v : best
+                                    bi = better ? i : bi
+                                }
+                            }
+                            yr[ow] = best
+                            ir[ow] = base &+ Int32(truncatingIfNeeded: bi)
                         }
-                        let o = (plane * oH + oh) * oW + ow
-                        y.p[o] = best
-                        ip[o] = Int32(plane * H * W + bi)
-                    } }
-                }
+                    }
+                } }
             }
             return ([.float(y)], .indices(idx))
         }

@@ -31,7 +31,7 @@ enum SavedState {
     case indices([Int32])
     /// Dropout: the scaled keep mask (0 or 1/(1-ratio)).
     case mask(FloatBuffer)
-    /// Conv: the im2col matrices of all groups, [G, K, N·oH·oW].
+    /// Conv: the im2col matrices of all groups, chunk by chunk (see ``ConvTraining``).
     case columns(FloatBuffer)
     /// BatchNormalization / LayerNormalization: per-channel (per-row) mean and 1/σ.
     case statistics(mean: [Float], invStd: [Float])
@@ -40,6 +40,8 @@ enum SavedState {
 /// Shared state of one forward pass.
 final class TapeContext {
     let pool: ThreadPool
+    /// A one-thread pool for products run inside a `parallelFor` of `pool`.
+    let serial = TK.serialPool
     let opset: Int
     var training: Bool
     var rng: TrainingRandom

@@ -42,7 +42,10 @@ public struct Evaluation: Sendable {
 /// let trained = trainer.graph
 /// ```
 public final class Trainer {
-    public private(set) var parameters: [String: Tensor]
+    /// The float32 initializers (trainable parameters and running statistics) as they are now.
+    public var parameters: [String: Tensor] { buffers.mapValues(\.tensor) }
+    /// The parameters themselves: the optimizer updates them in place, the tape reads them.
+    private var buffers: [String: FloatBuffer]
     public var optimizer: any Optimizer
     public var schedule: (any LearningRateSchedule)?
     /// 0/1 masks by parameter name, applied after every step (pruned weights stay zero).
@@ -63,7 +66,7 @@ public final class Trainer {
         guard !graph.trainable.isEmpty else { throw TrainingError.model("graph '\(graph.name)' has no trainable initializers") }
         inputName = input.name
         baseGraph = graph
-        parameters = graph.initializers.filter { $0.value.dtype == .float32 }
+        buffers = try graph.initializers.filter { $0.value.dtype == .float32 }.mapValues { try FloatBuffer($0) }
         self.optimizer = optimizer
         self.schedule = schedule
         self.masks = masks
@@ -74,25 +77,16 @@ public final class Trainer {
     /// The graph with the current parameters as its initializers.
     public var graph: Graph {
         var g = baseGraph
-        for (k, v) in parameters { g.initializers[k] = v }
+        for (k, v) in buffers { g.initializers[k] = v.tensor }
         return g
     }
 
     private func applyMasks() {
         for (name, mask) in masks {
-            guard var p = parameters[name], mask.elementCount == p.elementCount, mask.dtype == .float32 else { continue }
-            parameters[name] = nil
-            p.withUnsafeMutableBufferPointer(as: Float.self) { pp in
-                mask.withUnsafeBufferPointer(as: Float.self) { m in for i in 0..<pp.count { pp[i] *= m[i] } }
-            }
-            parameters[name] = p
+            guard let p = buffers[name], mask.elementCount == p.count, mask.dtype == .float32 else { continue }
+            let pp = p.p
+            mask.withUnsafeBufferPointer(as: Float.self) { m in for i in 0..<m.count { pp[i] *= m[i] } }
         }
-    }
-
-    private func parameterBuffers() throws -> [String: FloatBuffer] {
-        var out: [String: FloatBuffer] = [:]
-        for (k, v) in parameters { out[k] = try FloatBuffer(v) }
-        return out
     }
 
     /// One optimizer step on a batch; returns the loss and how many rows were classified right.
@@ -100,7 +94,7 @@ public final class Trainer {
     public func trainStep(_ batch: TrainingBatch) throws -> (loss: Float, correct: Int) {
         if let s = schedule { optimizer.learningRate = s.learningRate(step: step) }
         tape.training = true
-        let outputs = try tape.forwardBuffers([inputName: .float(try FloatBuffer(batch.inputs))], parameters: try parameterBuffers())
+        let outputs = try tape.forwardBuffers([inputName: .float(try FloatBuffer(batch.inputs))], parameters: buffers)
         guard let logits = outputs.first?.buffer else { throw TrainingError.model("graph output 0 is not float32") }
         let lossValue: Float, grad: FloatBuffer
         if let custom = loss {
@@ -113,9 +107,17 @@ public final class Trainer {
             throw TrainingError.training("the loss is \(lossValue) at step \(step); training diverged — lower the learning rate or check the data")
         }
         let correct = Self.correctCount(logits, batch.labels)
-        for (k, v) in tape.context.stateUpdates { parameters[k] = v.tensor }
-        let grads = try tape.backwardBuffers([grad]).mapValues(\.tensor)
-        optimizer.step(parameters: &parameters, gradients: grads)
+        for (k, v) in tape.context.stateUpdates { buffers[k] = v }
+        let grads = try tape.backwardBuffers([grad])
+        if var o = optimizer as? any BufferOptimizer {
+            optimizer = NoOptimizer()  // so `o` holds the only reference to its state: updated in place
+            o.step(buffers: buffers, gradients: grads)
+            optimizer = o
+        } else {
+            var ps = parameters
+            optimizer.step(parameters: &ps, gradients: grads.mapValues(\.tensor))
+            for (k, v) in ps where v.dtype == .float32 { buffers[k] = try FloatBuffer(v) }
+        }
         applyMasks()
         step += 1
         return (lossValue, correct)
@@ -176,7 +178,7 @@ public final class Trainer {
     /// Accuracy (overall and per class) and mean cross-entropy of the current parameters, in
     /// inference mode.
     public func evaluate(_ data: BatchSource, classes: Int = 10) throws -> Evaluation {
-        try Self.evaluate(tape: tape, inputName: inputName, parameters: try parameterBuffers(), data: data, classes: classes)
+        try Self.evaluate(tape: tape, inputName: inputName, parameters: buffers, data: data, classes: classes)
     }
 
     /// Evaluates any graph (e.g. one loaded from ONNX) the same way.
@@ -219,4 +221,10 @@ public final class Trainer {
                           perClassAccuracy: zip(right, total).map { $1 == 0 ? 0 : Double($0) / Double($1) },
                           samples: samples, loss: Float(lossSum / Double(max(samples, 1))))
     }
+}
+
+/// Stands in for the trainer's optimizer while a step updates it.
+private struct NoOptimizer: Optimizer {
+    var learningRate: Float = 0
+    mutating func step(parameters: inout [String: Tensor], gradients: [String: Tensor]) {}
 }

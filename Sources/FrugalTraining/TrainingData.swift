@@ -114,19 +114,44 @@ public struct ShiftAugmentedSource: BatchSource {
             src.withUnsafeBufferPointer(as: Float.self) { s in
                 for n in 0..<d[0] {
                     let dy = Int(rng.next() % span) - maxShift, dx = Int(rng.next() % span) - maxShift
+                    // Row by row: columns x0..<x1 come from x − dx, the rest is fill.
+                    let x0 = max(0, dx), x1 = min(W, W + dx)
                     for c in 0..<C {
                         let base = (n * C + c) * H * W
                         for y in 0..<H {
-                            let sy = y - dy
-                            for x in 0..<W {
-                                let sx = x - dx
-                                dst[base + y * W + x] = sy >= 0 && sy < H && sx >= 0 && sx < W ? s[base + sy * W + sx] : fill
+                            let sy = y - dy, row = base + y * W
+                            if sy < 0 || sy >= H || x0 >= x1 {
+                                for x in 0..<W { dst[row + x] = fill }
+                                continue
                             }
+                            for x in 0..<x0 { dst[row + x] = fill }
+                            for x in x0..<x1 { dst[row + x] = s[base + sy * W + x - dx] }
+                            for x in x1..<W { dst[row + x] = fill }
                         }
                     }
                 }
             }
         }
         return b
+    }
+}
+
+/// The first `limit` batches of another source: short runs for profiling and benchmarks.
+public struct LimitedBatchSource: BatchSource {
+    public let base: BatchSource
+    public let limit: Int
+
+    public init(_ base: BatchSource, limit: Int) {
+        self.base = base
+        self.limit = max(0, limit)
+    }
+
+    public var batchCount: Int { min(limit, base.batchCount) }
+
+    public func batch(_ index: Int, epoch: Int) throws -> TrainingBatch {
+        guard index < batchCount else {
+            throw TrainingError.data(path: "<memory>", reason: "batch \(index) is past the end (\(batchCount) batches)")
+        }
+        return try base.batch(index, epoch: epoch)
     }
 }

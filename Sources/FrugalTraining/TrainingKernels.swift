@@ -15,9 +15,33 @@ enum TK {
             if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
             return
         }
-        GEMM.sgemm(m: m, n: n, k: k, a: a, lda: lda, transA: ta, b: b, ldb: ldb, transB: tb,
-                   c: c, ldc: ldc, accumulate: accumulate, pool: pool)
+        let threads = pool.threadCount
+        // Large products: one slab of C per thread, each a one-thread product, so the pool
+        // forks and joins once (the blocked driver joins per k block). The slab cut goes
+        // across the dimension whose other operand is cheaper to pack twice.
+        let splitN = m <= n
+        let extent = splitN ? n : m
+        guard threads > 1, m * n * k >= 1 << 18, extent >= 64 * threads else {
+            GEMM.sgemm(m: m, n: n, k: k, a: a, lda: lda, transA: ta, b: b, ldb: ldb, transB: tb,
+                       c: c, ldc: ldc, accumulate: accumulate, pool: pool)
+            return
+        }
+        let serial = serialPool
+        pool.parallelFor(threads) { t in
+            let lo = (extent * t / threads) & ~31, hi = t == threads - 1 ? extent : (extent * (t + 1) / threads) & ~31
+            if hi <= lo { return }
+            if splitN {
+                GEMM.sgemm(m: m, n: hi - lo, k: k, a: a, lda: lda, transA: ta, b: tb ? b + lo * ldb : b + lo, ldb: ldb, transB: tb,
+                           c: c + lo, ldc: ldc, accumulate: accumulate, pool: serial)
+            } else {
+                GEMM.sgemm(m: hi - lo, n: n, k: k, a: ta ? a + lo : a + lo * lda, lda: lda, transA: ta, b: b, ldb: ldb, transB: tb,
+                           c: c + lo * ldc, ldc: ldc, accumulate: accumulate, pool: serial)
+            }
+        }
     }
+
+    /// A one-thread pool for the products that run inside a `parallelFor`.
+    static let serialPool = ThreadPool(threadCount: 1)
 
     /// Strides of `shape` read as `out` (right-aligned; 0 on broadcast dimensions).
     static func broadcastStrides(_ shape: [Int], to out: [Int]) -> [Int] {
@@ -121,59 +145,119 @@ enum TK {
         return (lo, hi, shift)
     }
 
-    /// Unfolds channels `c0..<c0+Cg` of every image of x [N, C, H, W] into col [Cg·kH·kW, N·oH·oW]
-    /// (images in parallel on `pool`).
-    static func im2col(_ d: Conv2DDescriptor, _ x: UnsafePointer<Float>, c0: Int, _ col: UnsafeMutablePointer<Float>, pool: ThreadPool? = nil) {
+    /// Unfolds channels `c0..<c0+Cg` of image `n` of x [N, C, H, W] into `dst`, rows of
+    /// Cg·kH·kW taps (`ld` apart) by oH·oW output positions.
+    static func im2colImage(_ d: Conv2DDescriptor, _ x: UnsafePointer<Float>, n: Int, c0: Int,
+                            _ dst: UnsafeMutablePointer<Float>, ld: Int) {
         let kH = d.kernelHeight, kW = d.kernelWidth, H = d.inHeight, W = d.inWidth
-        let oH = d.outHeight, oW = d.outWidth, oHW = oH * oW, N = d.batch
-        let Cg = d.groupInChannels, ld = N * oHW, sW = d.strideWidth
-        let rows = Cg * kH * kW
-        let body = { (n: Int) in
-            for r in 0..<rows {
-                let c = r / (kH * kW), kh = (r / kW) % kH, kw = r % kW
-                let (lo, hi, shift) = validColumns(d, kw: kw)
-                let plane = x + (n * d.inChannels + c0 + c) * H * W
-                let dst0 = col + r * ld + n * oHW
-                for oh in 0..<oH {
-                    let dst = dst0 + oh * oW
-                    let ih = oh * d.strideHeight - d.padTop + kh * d.dilationHeight
-                    if ih < 0 || ih >= H || lo >= hi { dst.update(repeating: 0, count: oW); continue }
-                    if lo > 0 { dst.update(repeating: 0, count: lo) }
-                    let src = plane + ih * W + shift
-                    if sW == 1 { (dst + lo).update(from: src + lo, count: hi - lo) }
-                    else { for ow in lo..<hi { dst[ow] = src[ow * sW] } }
-                    if hi < oW { (dst + hi).update(repeating: 0, count: oW - hi) }
+        let oH = d.outHeight, oW = d.outWidth, sW = d.strideWidth, sH = d.strideHeight
+        let plain = sW == 1 && sH == 1 && d.dilationHeight == 1 && d.dilationWidth == 1 && d.padTop == 0 && d.padLeft == 0
+            && oH + kH - 1 <= H && oW + kW - 1 <= W
+        var row = dst
+        for c in 0..<d.groupInChannels {
+            let plane = x + (n * d.inChannels + c0 + c) * H * W
+            for kh in 0..<kH { for kw in 0..<kW {
+                defer { row += ld }
+                if plain {  // every tap inside the image: straight row copies
+                    var src = plane + kh * W + kw, out = row
+                    for _ in 0..<oH { copyShort(out, src, oW); src += W; out += oW }
+                    continue
                 }
-            }
+                let (lo, hi, shift) = validColumns(d, kw: kw)
+                for oh in 0..<oH {
+                    let out = row + oh * oW
+                    let ih = oh * sH - d.padTop + kh * d.dilationHeight
+                    if ih < 0 || ih >= H || lo >= hi { for i in 0..<oW { out[i] = 0 }; continue }
+                    for i in 0..<lo { out[i] = 0 }
+                    let src = plane + ih * W + shift
+                    if sW == 1 { copyShort(out + lo, src + lo, hi - lo) } else { for ow in lo..<hi { out[ow] = src[ow * sW] } }
+                    for i in hi..<oW { out[i] = 0 }
+                }
+            } }
         }
-        if let p = pool, p.threadCount > 1, N > 1 { p.parallelFor(N, body) } else { for n in 0..<N { body(n) } }
     }
 
-    /// Adds col [Cg·kH·kW, N·oH·oW] back into channels `c0..<c0+Cg` of dx [N, C, H, W]
-    /// (images in parallel on `pool`).
-    static func col2im(_ d: Conv2DDescriptor, _ col: UnsafePointer<Float>, c0: Int, _ dx: UnsafeMutablePointer<Float>, pool: ThreadPool? = nil) {
+    /// Adds the columns of image `n` (rows `ld` apart, as ``im2colImage(_:_:n:c0:_:ld:)`` lays
+    /// them out) into channels `c0..<c0+Cg` of dx [N, C, H, W].
+    static func col2imImage(_ d: Conv2DDescriptor, _ col: UnsafePointer<Float>, ld: Int, n: Int, c0: Int,
+                            _ dx: UnsafeMutablePointer<Float>) {
         let kH = d.kernelHeight, kW = d.kernelWidth, H = d.inHeight, W = d.inWidth
-        let oH = d.outHeight, oW = d.outWidth, oHW = oH * oW, N = d.batch
-        let Cg = d.groupInChannels, ld = N * oHW, sW = d.strideWidth
-        let rows = Cg * kH * kW
-        let body = { (n: Int) in
-            for r in 0..<rows {
-                let c = r / (kH * kW), kh = (r / kW) % kH, kw = r % kW
+        let oH = d.outHeight, oW = d.outWidth, sW = d.strideWidth, sH = d.strideHeight
+        let plain = sW == 1 && sH == 1 && d.dilationHeight == 1 && d.dilationWidth == 1 && d.padTop == 0 && d.padLeft == 0
+            && oH + kH - 1 <= H && oW + kW - 1 <= W
+        var row = col
+        for c in 0..<d.groupInChannels {
+            let plane = dx + (n * d.inChannels + c0 + c) * H * W
+            for kh in 0..<kH { for kw in 0..<kW {
+                defer { row += ld }
+                if plain {
+                    var out = plane + kh * W + kw, src = row
+                    for _ in 0..<oH { addShort(out, src, oW); out += W; src += oW }
+                    continue
+                }
                 let (lo, hi, shift) = validColumns(d, kw: kw)
                 if lo >= hi { continue }
-                let plane = dx + (n * d.inChannels + c0 + c) * H * W
-                let src0 = col + r * ld + n * oHW
                 for oh in 0..<oH {
-                    let ih = oh * d.strideHeight - d.padTop + kh * d.dilationHeight
+                    let ih = oh * sH - d.padTop + kh * d.dilationHeight
                     if ih < 0 || ih >= H { continue }
-                    let src = src0 + oh * oW
-                    let row = plane + ih * W + shift
-                    if sW == 1 { for ow in lo..<hi { row[ow] += src[ow] } }
-                    else { for ow in lo..<hi { row[ow * sW] += src[ow] } }
+                    let src = row + oh * oW
+                    let out = plane + ih * W + shift
+                    if sW == 1 { addShort(out + lo, src + lo, hi - lo) } else { for ow in lo..<hi { out[ow * sW] += src[ow] } }
                 }
-            }
+            } }
         }
-        if let p = pool, p.threadCount > 1, N > 1 { p.parallelFor(N, body) } else { for n in 0..<N { body(n) } }
+    }
+
+    /// dst[0..<n] = src[0..<n] for short rows, eight lanes at a time (no memcpy call).
+    @inline(__always)
+    static func copyShort(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
+        var i = 0
+        while i + 8 <= n {
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < n { dst[i] = src[i]; i += 1 }
+    }
+
+    /// dst[0..<n] += src[0..<n], eight lanes at a time.
+    @inline(__always)
+    static func addShort(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
+        var i = 0
+        while i + 8 <= n {
+            let a = UnsafeRawPointer(dst + i).loadUnaligned(as: SIMD8<Float>.self)
+            let b = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: a + b, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < n { dst[i] += src[i]; i += 1 }
+    }
+
+    /// Σ p[0..<n] with sixteen partial sums (a fixed order: same input, same result).
+    static func sum(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
+        var i = 0
+        while i + 16 <= n {
+            acc0 += UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
+            acc1 += UnsafeRawPointer(p + i + 8).loadUnaligned(as: SIMD8<Float>.self)
+            i += 16
+        }
+        var s = (acc0 + acc1).sum()
+        while i < n { s += p[i]; i += 1 }
+        return s
+    }
+
+    /// Σ over `parts` rows of `length` floats, in row order, as a new buffer of `shape`.
+    static func sumParts(_ parts: FloatBuffer, _ rows: Int, _ length: Int, shape: [Int], _ pool: ThreadPool?) -> FloatBuffer {
+        let out = FloatBuffer(uninitialized: shape)
+        let src = parts.p, dst = out.p
+        let body = { (range: Range<Int>) in
+            if range.isEmpty { return }
+            let n = range.count
+            (dst + range.lowerBound).update(from: src + range.lowerBound, count: n)
+            for r in 1..<max(rows, 1) { addShort(dst + range.lowerBound, src + r * length + range.lowerBound, n) }
+        }
+        if let pool, length * rows >= 1 << 15 { pool.parallelChunks(length, minimumChunk: 4096, body) } else { body(0..<length) }
+        return out
     }
 
     /// Pads [top, left, bottom, right] for 2-D spatial ops from ONNX `pads` / `auto_pad`.

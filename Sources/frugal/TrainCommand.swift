@@ -16,9 +16,11 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Batch size.") var batchSize: Int?
     @Option(help: "Peak learning rate.") var lr: Float?
     @Option(help: "sgd, adam or adamw.") var optimizer: String?
+    @Option(help: "Random shifts of the training images by up to this many pixels (default: the model's recipe; 0 turns augmentation off).") var maxShift: Int?
     @Option(help: "Seed for initialisation, shuffling, augmentation and dropout.") var seed: UInt64 = 1
     @Option(help: "Threads (default: FRUGAL_NUM_THREADS or the number of cores).") var threads: Int?
     @Option(help: "Where to write the trained model (.onnx).") var output: String
+    @Option(help: .hidden) var maxBatches: Int?
     @Flag(help: "Print one JSON object: {model, epochs, seconds, seconds_per_epoch, test_accuracy, test_error_rate, output}.") var json = false
 
     func run() throws {
@@ -27,6 +29,10 @@ struct TrainCommand: ParsableCommand {
             if let e = epochs { recipe.epochs = e }
             if let b = batchSize { recipe.batchSize = b }
             if let l = lr { recipe.learningRate = l }
+            if let s = maxShift {
+                guard s >= 0 else { throw ValidationError("--max-shift must be 0 or more, got \(s)") }
+                recipe.maxShift = s
+            }
             if let o = optimizer {
                 guard let k = TrainingRecipe.OptimizerKind(rawValue: o) else { throw ValidationError("--optimizer takes sgd, adam or adamw, got '\(o)'") }
                 recipe.optimizer = k
@@ -37,6 +43,10 @@ struct TrainCommand: ParsableCommand {
             var data: BatchSource = try InMemoryBatchSource(inputs: train.images, labels: train.labels, batchSize: recipe.batchSize, seed: seed)
             if recipe.maxShift > 0 {
                 data = ShiftAugmentedSource(data, maxShift: recipe.maxShift, fill: MNIST.normalizedBackground, seed: seed)
+            }
+            if let m = maxBatches {  // hidden: short runs for profiling
+                guard m >= 1 else { throw ValidationError("--max-batches must be at least 1") }
+                data = LimitedBatchSource(data, limit: m)
             }
             let testData = try InMemoryBatchSource(inputs: test.images, labels: test.labels, batchSize: 1000, shuffle: false)
             let trainer = try Trainer(graph: graph, optimizer: recipe.makeOptimizer(),

@@ -108,6 +108,29 @@ import FrugalCore
         #expect(px.min()! >= MNIST.normalizedBackground - 1e-6)
     }
 
+    @Test func shiftAugmentationMovesEachImageByItsOffset() throws {
+        // Distinct pixel values, so every output pixel tells where it came from.
+        let (B, C, H, W) = (6, 2, 5, 7)
+        let x = try Tensor(shape: [B, C, H, W], scalars: (0..<(B * C * H * W)).map { Float($0 + 1) })
+        let source = try InMemoryBatchSource(inputs: x, labels: [Int32](repeating: 0, count: B), batchSize: B, shuffle: false)
+        let shifted = try ShiftAugmentedSource(source, maxShift: 2, fill: -1, seed: 5).batch(0, epoch: 1).inputs.scalars(as: Float.self)
+        let original = x.scalars(as: Float.self)
+        for n in 0..<B {
+            // The offset of image n: the one shift that explains every in-range pixel of it.
+            var found = false
+            for dy in -2...2 { for dx in -2...2 where !found {
+                var ok = true
+                for c in 0..<C { for y in 0..<H { for xx in 0..<W {
+                    let sy = y - dy, sx = xx - dx, i = ((n * C + c) * H + y) * W + xx
+                    let want: Float = sy >= 0 && sy < H && sx >= 0 && sx < W ? original[((n * C + c) * H + sy) * W + sx] : -1
+                    if shifted[i] != want { ok = false }
+                } } }
+                found = ok
+            } }
+            #expect(found, "image \(n) is not a shifted copy of its input")
+        }
+    }
+
     @Test func npyDataset() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("frugal-npy-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
