@@ -11,7 +11,7 @@ struct DemoCommand: ParsableCommand {
         commandName: "demo",
         abstract: "The first thing to run: train LeNet-300-100 on the bundled MNIST, evaluate it, and measure it.",
         discussion: """
-            Trains LeNet-300-100 with `frugal train`'s defaults (about 30 s on 2 cores), \
+            Trains LeNet-300-100 with `frugal train`'s defaults (about 12 s on 2 cores), \
             evaluates it on the 10,000 test digits, and prints its accuracy, size, multiply-adds \
             and batch-1 latency, then profiles it: modeled energy per layer (Horowitz 45 nm \
             cost table), measured energy where a hardware counter exists, and carbon per million \
