@@ -46,6 +46,14 @@ public enum ONNXExporter {
         g.output = graph.outputs.map(valueInfoProto)
         g.valueInfo = graph.valueInfo.values.sorted { $0.name < $1.name }.map(valueInfoProto)
         g.node = try graph.nodes.map { n in
+            // The planner's fused nodes (a Conv with a folded residual input, an activation in
+            // an attribute) are not ONNX: other runtimes would ignore the attribute and compute
+            // something else. Export the graph as built or imported, before Session optimises it.
+            if n.domain.isEmpty, let key = n.attributes.keys.sorted().first(where: { $0.hasPrefix("frugal.") }) {
+                throw ONNXError.invalidModel(
+                    path: graph.name.isEmpty ? "graph" : graph.name,
+                    reason: "node '\(n.name)' (\(n.opType)) carries the engine-internal attribute '\(key)' from graph optimisation; export the graph before it is optimised (Session.graph is the optimised one)")
+            }
             var p = Onnx_NodeProto()
             p.name = n.name
             p.opType = n.opType

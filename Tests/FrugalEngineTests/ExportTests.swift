@@ -23,6 +23,23 @@ import Testing
         return b.graph
     }
 
+    /// The optimised graph (activation fused into Gemm as an attribute) is not valid ONNX:
+    /// exporting it is refused with the node and the attribute named.
+    @Test func optimisedGraphIsRefused() throws {
+        var b = GraphBuilder(name: "fused", opset: 17)
+        let x = b.input("x", dtype: .float32, shape: [.fixed(2), .fixed(3)])
+        let w = b.initializer("w", try Tensor(shape: [3, 4], scalars: (0..<12).map { Float($0) * 0.1 }))
+        let y = b.node("Relu", [b.node("Gemm", [x, w])])
+        b.output(y, dtype: .float32, shape: [.fixed(2), .fixed(4)])
+        _ = try ONNXExporter.encode(b.graph)  // as built: fine
+        let optimised = try Session(graph: b.graph, options: SessionOptions(threads: 1)).graph
+        #expect(optimised.nodes.contains { $0.attributes.keys.contains("frugal.activation") })
+        #expect(throws: ONNXError.self) { try ONNXExporter.encode(optimised) }
+        do { _ = try ONNXExporter.encode(optimised) } catch {
+            #expect("\(error)".contains("frugal.activation"))
+        }
+    }
+
     @Test func roundTripKeepsGraphAndOutputs() throws {
         let g = try builtGraph()
         let data = try ONNXExporter.encode(g)
