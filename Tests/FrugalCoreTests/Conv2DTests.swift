@@ -143,22 +143,22 @@ func referenceConv(_ cs: ConvCase, _ x: [Float], _ wt: [Float], _ b: [Float]?) -
         let cs = ConvCase(n: 2, c: 4, h: 10, w: 10, m: 14, kh: 3, kw: 3, pads: [1, 1, 1, 1])
         let d = Conv2DDescriptor(batch: 2, inChannels: 4, inHeight: 10, inWidth: 10, outChannels: 14, kernelHeight: 3, kernelWidth: 3,
                                  pads: (1, 1, 1, 1))
-        #expect(d.takesPackedWeight)
+        #expect(d.takesPackedWeights)
         var rng = TestRNG(seed: 8)
         let x = rng.floats(2 * 4 * 100), w = rng.floats(14 * 4 * 9), b = rng.floats(14)
         let other = Conv2DDescriptor(batch: 1, inChannels: 4, inHeight: 10, inWidth: 10, outChannels: 7, kernelHeight: 3, kernelWidth: 3)
         let ref = referenceConv(cs, x, w, b)
         w.withUnsafeBufferPointer { wp in
-            let packed = Conv2D.PackedWeight(d, weight: wp.baseAddress!)
-            let wrong = Conv2D.PackedWeight(other, weight: wp.baseAddress!)
-            #expect(packed.fits(d) && !wrong.fits(d))
+            let packed = Conv2D.packWeights(d, weight: wp.baseAddress!)!
+            let wrong = Conv2D.packWeights(other, weight: wp.baseAddress!)!
+            #expect(Conv2D.weightsFit(packed, d) && !Conv2D.weightsFit(wrong, d))
             for p in [packed, packed, wrong] {
                 var y = [Float](repeating: .nan, count: 2 * 14 * 100)
                 x.withUnsafeBufferPointer { xp in
                     b.withUnsafeBufferPointer { bp in
                         y.withUnsafeMutableBufferPointer { yp in
                             Conv2D.forward(d, input: xp.baseAddress!, weight: wp.baseAddress!, bias: bp.baseAddress!,
-                                           output: yp.baseAddress!, packedWeight: p, pool: testPool)
+                                           output: yp.baseAddress!, pool: testPool, packedWeights: p)
                         }
                     }
                 }

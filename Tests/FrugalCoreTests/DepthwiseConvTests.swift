@@ -101,7 +101,7 @@ import Testing
     }
 }
 
-/// Convolutions run with weights packed once (Conv2D.packWeights for pointwise ones) against the reference.
+/// Convolutions run with weights packed once (Conv2D.packWeights) against the reference.
 @Suite struct PackedWeightConvTests {
     @Test func packedWeightsMatchReference() throws {
         let cases = [
@@ -127,8 +127,7 @@ import Testing
                 var y = [Float](repeating: .nan, count: ref.values.count)
                 w.withUnsafeBufferPointer { wp in
                     let packed = Conv2D.packWeights(d, weight: wp.baseAddress!, pool: pool)
-                    // Only the pointwise path runs plain GEMMs; the general path packs its own panels.
-                    #expect((packed?.count ?? 0) == (Conv2D.usesGEMM(d) ? cs.groups : 0))
+                    #expect(packed?.count == cs.groups)
                     x.withUnsafeBufferPointer { xp in
                         b.withUnsafeBufferPointer { bp in
                             y.withUnsafeMutableBufferPointer { yp in

@@ -6,7 +6,7 @@
 //      Y[g] (Mg x HW) = W[g] (Mg x Cg) . X[n, g] (Cg x HW)
 //  - depthwise: one input channel per group (Cg == 1, groups > 1) -> direct kernel
 //    (DepthwiseConv.swift)
-//  - general: the weight packed once (Conv2D.PackedWeight) and the column matrix unfolded
+//  - general: the weight packed once (Conv2D.packWeights) and the column matrix unfolded
 //    panel by panel straight into the micro-kernels' layout (Conv2DPanels.swift).
 // Bias and clamp are applied in the GEMM kernels' epilogue, while each tile is in cache.
 
@@ -141,29 +141,22 @@ public enum Conv2D {
     /// added to what `output` holds before the bias and clamp (a fused residual).
     /// Uses `workspace` when it holds at least ``workspaceCount(_:threadCount:)`` floats,
     /// else allocates that once for this call. `output` must not overlap the inputs.
-    /// `packedWeight` (``PackedWeight`` of this `weight`, made once and kept by the caller)
-    /// saves repacking the weight of a general (not depthwise, not 1x1) convolution on
-    /// every call; one that does not fit `d` is ignored.
+    /// `packedWeights` (``packWeights(_:weight:pool:)`` of this `weight`, made once and kept by
+    /// the caller) saves repacking the weight of a pointwise or general convolution on every
+    /// call; a packing that does not fit `d` (``weightsFit(_:_:)``) is ignored.
     public static func forward(
         _ d: Conv2DDescriptor,
         input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
         output: UnsafeMutablePointer<Float>, clamp: OutputClamp? = nil,
         workspace: UnsafeMutablePointer<Float>? = nil, workspaceCount: Int = 0,
-        packedWeight: PackedWeight? = nil, pool: ThreadPool? = nil,
-        packedWeights: [GEMM.PackedA]? = nil, accumulate: Bool = false
+        pool: ThreadPool? = nil, packedWeights: [GEMM.PackedA]? = nil, accumulate: Bool = false
     ) {
         precondition(!accumulate || usesGEMM(d), "Conv2D.forward: accumulate needs a GEMM-based convolution (usesGEMM)")
         let oHW = d.outHeight * d.outWidth
         if d.batch == 0 || d.outChannels == 0 || oHW == 0 { return }
         let threads = pool?.threadCount ?? 1
-        let needed = Self.workspaceCount(d, threadCount: threads)
-        var owned: UnsafeMutablePointer<Float>? = nil
-        var ws = workspace
-        if needed > 0 && (workspace == nil || workspaceCount < needed) {
-            owned = .allocate(capacity: needed)
-            ws = owned
-        }
-        defer { owned?.deallocate() }
+        // (No path needs a workspace any more: workspaceCount is 0 everywhere, so `workspace`
+        // is accepted and unused.)
 
         if d.groupInChannels == 0 {  // no input channels: the output is the bias
             for n in 0..<d.batch {
@@ -181,7 +174,7 @@ public enum Conv2D {
             return
         }
         if d.path == .im2col {
-            let packed = packedWeight.flatMap { $0.fits(d) ? $0 : nil } ?? PackedWeight(d, weight: weight)
+            let packed = packedWeights.flatMap { weightsFit($0, d) ? $0 : nil } ?? packWeights(d, weight: weight)!
             ConvPanels.forward(d, input: input, packed: packed, bias: bias, output: output, clamp: clamp, pool: pool)
             return
         }
@@ -197,7 +190,7 @@ public enum Conv2D {
             let b = x, ldb = HW
             // Bias and clamp in the GEMM's epilogue, while each tile is in cache.
             let gBias: GEMMBias = bias.map { .perRow($0 + g * Mg) } ?? .none
-            if let pw = packedWeights, pw.count == d.groups, pw[g].m == Mg, pw[g].k == K {
+            if let pw = packedWeights, weightsFit(pw, d) {
                 GEMM.sgemm(a: pw[g], n: oHW, b: b, ldb: ldb, c: y, ldc: oHW, accumulate: accumulate, bias: gBias,
                            clamp: clamp.map { $0.lower...$0.upper }, pool: gemmPool)
             } else {
@@ -220,24 +213,25 @@ public enum Conv2D {
     }
 
     /// Whether `d` runs as plain GEMMs with the weights as the left operand (the pointwise
-    /// path), which take ``packWeights(_:weight:pool:)`` and `accumulate`. The general path
-    /// packs its own ``PackedWeight`` (Conv2DPanels.swift); depthwise reads the weights directly.
+    /// path), the one that takes `accumulate`. The general path (Conv2DPanels.swift) takes
+    /// packed weights too but not `accumulate`; depthwise reads the weights directly.
     public static func usesGEMM(_ d: Conv2DDescriptor) -> Bool { d.path == .pointwise && d.groupInChannels > 0 }
 
-    /// Whether weights packed for `a` fit `b` (same per-group matrix shapes).
-    public static func sameWeightPacking(_ a: Conv2DDescriptor, _ b: Conv2DDescriptor) -> Bool {
-        a.groups == b.groups && a.outChannels == b.outChannels && a.groupInChannels == b.groupInChannels
-            && a.kernelHeight == b.kernelHeight && a.kernelWidth == b.kernelWidth
+    /// Whether `packed` (from ``packWeights(_:weight:pool:)``) holds a weight shaped for `d`:
+    /// one Mg × K matrix per group.
+    public static func weightsFit(_ packed: [GEMM.PackedA], _ d: Conv2DDescriptor) -> Bool {
+        let K = d.groupInChannels * d.kernelHeight * d.kernelWidth
+        return packed.count == max(d.groups, 1) && packed.allSatisfy { $0.m == d.groupOutChannels && $0.k == K }
     }
 
-    /// The weights [M, C/groups, kH, kW] of a GEMM-based convolution packed once per group
-    /// for the micro-kernels (pass to `forward` on every run: unpacked, each GEMM call packs
-    /// its A operand again, once per image). nil when `d` does not use GEMMs.
+    /// The weights [M, C/groups, kH, kW] of a pointwise or general convolution packed once per
+    /// group for the micro-kernels (pass to `forward` on every run: unpacked, each call packs
+    /// them again). nil for depthwise convolutions, which read the weights directly.
     /// Measured (perf, MobileNetV2 batch 1, 1 thread): packing the weights on every call was
     /// about a third of the GEMM driver's ~11% outside the micro-kernel; at batch 8 it is
     /// repeated per image.
     public static func packWeights(_ d: Conv2DDescriptor, weight: UnsafePointer<Float>, pool: ThreadPool? = nil) -> [GEMM.PackedA]? {
-        guard usesGEMM(d) else { return nil }
+        guard d.takesPackedWeights, d.groupInChannels > 0 else { return nil }
         let Mg = d.groupOutChannels, K = d.groupInChannels * d.kernelHeight * d.kernelWidth
         return (0..<d.groups).map { g in GEMM.PackedA(m: Mg, k: K, a: weight + g * Mg * K, lda: max(K, 1), pool: pool) }
     }

@@ -1,6 +1,6 @@
 // The general convolution path (any kernel, stride, padding, dilation, groups) without a
 // column matrix in memory: the weight is packed once into the micro-kernels' A layout
-// (Conv2D.PackedWeight, kept by the engine per node), and the column matrix is unfolded one
+// (Conv2D.packWeights: one GEMM.PackedA per group, kept by the engine per node), and the column matrix is unfolded one
 // panel of NR output positions at a time straight into the B layout the kernels stream,
 // just before all row panels of the weight sweep over it (so it is still in L1/L2).
 //
@@ -10,67 +10,18 @@
 // come with the last block, in the kernel's epilogue.
 import CFrugalKernels
 
-extension Conv2D {
-    /// The weight [M, C/groups, kH, kW] of a convolution packed for the fp32 micro-kernels:
-    /// per group, the Mg x K matrix (K = C/groups * kH * kW) as panels of MR rows, each the
-    /// whole K deep (element (i, p) of a panel at p * rows + i). Pack once, reuse every run.
-    public final class PackedWeight: @unchecked Sendable {
-        /// Output channels (M).
-        public let outChannels: Int
-        /// Groups of the convolution.
-        public let groups: Int
-        /// Reduction length of one output: C/groups * kH * kW.
-        public let reduction: Int
-        let kernel: SGEMMKernel
-        private let storage: UnsafeMutablePointer<Float>
-
-        /// Packs `weight` for the convolution `d` (for the kernels of `isa`; best when nil).
-        public init(_ d: Conv2DDescriptor, weight: UnsafePointer<Float>, isa: KernelISA? = nil) {
-            outChannels = d.outChannels
-            groups = max(d.groups, 1)
-            reduction = d.groupInChannels * d.kernelHeight * d.kernelWidth
-            kernel = SGEMMKernel.select(isa)
-            let count = max(1, outChannels * reduction)
-            storage = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64)
-                .bindMemory(to: Float.self, capacity: count)
-            let mg = outChannels / groups, k = reduction
-            if mg == 0 || k == 0 { return }
-            for g in 0..<groups {
-                SGEMMPacking.packA(
-                    SGEMMOperandA(base: weight + g * mg * k, ld: k, trans: false),
-                    i0: 0, rows: mg, p0: 0, kc: k, mr: kernel.mr, into: storage + g * mg * k)
-            }
-        }
-
-        deinit { storage.deallocate() }
-
-        /// Whether this packing is of a weight shaped for `d`.
-        public func fits(_ d: Conv2DDescriptor) -> Bool {
-            outChannels == d.outChannels && groups == max(d.groups, 1)
-                && reduction == d.groupInChannels * d.kernelHeight * d.kernelWidth
-        }
-
-        /// Bytes of packed data.
-        public var byteCount: Int { max(1, outChannels * reduction) * 4 }
-
-        /// The packed rows of group `g`.
-        @inline(__always)
-        func group(_ g: Int) -> UnsafePointer<Float> { UnsafePointer(storage + g * (outChannels / groups) * reduction) }
-    }
-}
-
 /// The panel-wise general convolution driver.
 enum ConvPanels {
     /// Below this many multiply-adds a convolution runs on the calling thread only.
     static let parallelThreshold = 1 << 16
 
-    /// Convolves as ``Conv2D/forward(_:input:weight:bias:output:clamp:workspace:workspaceCount:packedWeight:pool:)``
-    /// with the weight already packed (`packed.fits(d)`); `d` has at least one input channel.
+    /// Convolves as ``Conv2D/forward(_:input:weight:bias:output:clamp:workspace:workspaceCount:pool:packedWeights:accumulate:)``
+    /// with the weight already packed (`Conv2D.weightsFit(packed, d)`); `d` has at least one input channel.
     static func forward(
-        _ d: Conv2DDescriptor, input: UnsafePointer<Float>, packed: Conv2D.PackedWeight,
+        _ d: Conv2DDescriptor, input: UnsafePointer<Float>, packed: [GEMM.PackedA],
         bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, clamp: OutputClamp?, pool: ThreadPool?
     ) {
-        let kernel = packed.kernel
+        let kernel = packed[0].kernel
         let mr = kernel.mr, nr = kernel.nr
         let G = max(d.groups, 1), Cg = d.groupInChannels, Mg = d.groupOutChannels
         let K = Cg * d.kernelHeight * d.kernelWidth
@@ -115,7 +66,7 @@ enum ConvPanels {
                 let n = ng / G, g = ng % G
                 let x = input + (n * d.inChannels + g * Cg) * HW
                 let y = output + (n * d.outChannels + g * Mg) * oHW
-                let a = packed.group(g)
+                let a = packed[g].panel(row: 0, depth: 0)
                 let j0 = q * nr, w = min(nr, oHW - j0)
                 var pc = 0
                 while pc < K {
@@ -141,7 +92,8 @@ enum ConvPanels {
 }
 
 extension Conv2DDescriptor {
-    /// Whether ``Conv2D/forward(_:input:weight:bias:output:clamp:workspace:workspaceCount:packedWeight:pool:)``
-    /// takes a ``Conv2D/PackedWeight`` for this convolution (the general path).
-    public var takesPackedWeight: Bool { path == .im2col }
+    /// Whether ``Conv2D/forward(_:input:weight:bias:output:clamp:workspace:workspaceCount:pool:packedWeights:accumulate:)``
+    /// takes weights packed by ``Conv2D/packWeights(_:weight:pool:)`` for this convolution
+    /// (the pointwise and general paths; depthwise reads the weights directly).
+    public var takesPackedWeights: Bool { path != .depthwise }
 }

@@ -85,7 +85,6 @@ enum ConvOperators {
             let count = Conv2D.workspaceCount(d, threadCount: pool.threadCount)
             let ws = count > 0 ? call.scratch("conv").floats(count) : nil
             let packed = packedWeights(call, w, d)
-            let packedPanels = d.takesPackedWeight ? packedWeight(call, w, d) : nil
             if let r = residual, r.dtype == .float32, r.shape == y.shape, Conv2D.usesGEMM(d) {
                 // Start from R; the GEMM epilogue adds the product, the bias, then clamps.
                 yp.update(from: r.floatPointer, count: y.elementCount)
@@ -93,7 +92,7 @@ enum ConvOperators {
             }
             Conv2D.forward(d, input: x.floatPointer, weight: w.floatPointer, bias: bias?.floatPointer, output: yp,
                            clamp: residual == nil || residualInEpilogue ? clamp : nil, workspace: ws, workspaceCount: count,
-                           packedWeight: packedPanels, pool: pool, packedWeights: packed, accumulate: residualInEpilogue)
+                           pool: pool, packedWeights: packed, accumulate: residualInEpilogue)
         } else {
             convND(call, x: x, w: w, bias: bias, group: group, attributes: a, outSpatial: outSpatial, y: yp,
                    clamp: residual == nil ? clamp : nil)
@@ -108,40 +107,21 @@ enum ConvOperators {
         return [y]
     }
 
-    /// This node's weight packed for the general Conv2D path: made on the first run and
-    /// kept while W is the same tensor (an initializer), re-made when a run feeds another.
-    final class PanelWeightCache: @unchecked Sendable {
-        var source: Tensor? = nil
-        var packed: Conv2D.PackedWeight? = nil
-    }
-
-    static func packedWeight(_ call: OpCall, _ w: Tensor, _ d: Conv2DDescriptor) -> Conv2D.PackedWeight {
-        let cache = call.context.cached("convPackedWeight:\(call.node.name)") { PanelWeightCache() }
-        if let p = cache.packed, let s = cache.source, s.sharesStorage(with: w), p.fits(d) { return p }
-        let p = Conv2D.PackedWeight(d, weight: w.floatPointer)
-        cache.source = w
-        cache.packed = p
-        return p
-    }
-
     /// Cached GEMM packing of this node's weights: reused while W is the same tensor (an
     /// initializer), re-made when a run feeds another one.
     final class PackedWeightCache: @unchecked Sendable {
         var source: Tensor? = nil
-        var descriptor: Conv2DDescriptor? = nil
         var packed: [GEMM.PackedA]? = nil
     }
 
-    /// The weights of a GEMM-based 2-D convolution packed once for the micro-kernels (nil for
-    /// depthwise, which reads them directly).
+    /// The weights of a pointwise or general 2-D convolution packed once for the micro-kernels
+    /// (nil for depthwise, which reads them directly).
     static func packedWeights(_ call: OpCall, _ w: Tensor, _ d: Conv2DDescriptor) -> [GEMM.PackedA]? {
-        guard Conv2D.usesGEMM(d) else { return nil }
+        guard d.takesPackedWeights else { return nil }
         let cache = call.context.cached("packedA:\(call.node.name)") { PackedWeightCache() }
-        if let p = cache.packed, let s = cache.source, s.sharesStorage(with: w),
-           let cd = cache.descriptor, Conv2D.sameWeightPacking(cd, d) { return p }
+        if let p = cache.packed, let s = cache.source, s.sharesStorage(with: w), Conv2D.weightsFit(p, d) { return p }
         let p = Conv2D.packWeights(d, weight: w.floatPointer, pool: call.context.pool)
         cache.source = w
-        cache.descriptor = d
         cache.packed = p
         return p
     }
