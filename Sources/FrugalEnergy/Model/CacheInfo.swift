@@ -17,19 +17,19 @@ public struct CacheInfo: Sendable, Hashable {
     /// last-level cache of a laptop or small server CPU.
     public static let fallbackBytes = 8 << 20
 
-    /// Reads `root/index*/{level,type,size}` (root defaults to Linux's
-    /// /sys/devices/system/cpu/cpu0/cache) and returns the highest-level Data or Unified cache.
+    /// Reads `root/index*/{level,type,size}` through the sysfs reader the meters use (root
+    /// defaults to Linux's /sys/devices/system/cpu/cpu0/cache) and returns the highest-level Data or Unified cache.
     /// Falls back to ``fallbackBytes`` when the directory is absent or unreadable.
-    public static func read(root: String = "/sys/devices/system/cpu/cpu0/cache") -> CacheInfo {
-        let fm = FileManager.default
-        guard let entries = try? fm.contentsOfDirectory(atPath: root) else {
+    public static func read(root: String = "/sys/devices/system/cpu/cpu0/cache",
+                            reader: TextFileReading = SystemFileReader()) -> CacheInfo {
+        guard let entries = reader.list(root) else {
             return CacheInfo(lastLevelBytes: fallbackBytes, source: "default (no \(root))")
         }
         var best: (level: Int, bytes: Int)?
         for entry in entries.sorted() where entry.hasPrefix("index") {
             let dir = root + "/" + entry + "/"
             func field(_ f: String) -> String? {
-                (try? String(contentsOfFile: dir + f, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+                (try? reader.read(dir + f).get())?.trimmingCharacters(in: .whitespacesAndNewlines)
             }
             guard let type = field("type"), type == "Data" || type == "Unified",
                   let level = field("level").flatMap(Int.init), let size = field("size").flatMap(parseSize)
