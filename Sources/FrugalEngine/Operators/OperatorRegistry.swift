@@ -10,6 +10,7 @@ public enum OperatorRegistry {
         list += NormalizationOperators.schemas
         list += QuantizationOperators.schemas
         list += QLinearOperators.schemas
+        list += QLinearContribOperators.schemas
         list += BinaryOperators.schemas
         list += UnaryOperators.schemas
         list += ActivationOperators.schemas

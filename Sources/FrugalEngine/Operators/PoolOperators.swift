@@ -1,11 +1,12 @@
 import FrugalCore
 
 /// MaxPool (with the optional Indices output), AveragePool, GlobalAveragePool and
-/// GlobalMaxPool, float32. 1-D and 2-D pools run on the row-pass kernels of Pooling; 3-D
+/// GlobalMaxPool, float32; MaxPool also on int8 and uint8 (opset 12+), computed exactly on
+/// the values widened to float32 (every 8-bit value is a float, and max only compares). 1-D and 2-D pools run on the row-pass kernels of Pooling; 3-D
 /// pools and MaxPool with Indices run on a direct N-d loop here.
 enum PoolOperators {
     static let schemas: [OperatorSchema] = [
-        OperatorSchema("MaxPool", since: 1, dtypes: .floats) { try pool($0, max: true) },
+        OperatorSchema("MaxPool", since: 1, dtypes: [.float32, .int8, .uint8]) { try maxPool($0) },
         OperatorSchema("AveragePool", since: 1, dtypes: .floats) { try pool($0, max: false) },
         OperatorSchema("GlobalAveragePool", since: 1, dtypes: .floats) { call in
             [try call.kernel { try Pooling.globalAveragePool(try call.floatInput(0, "X"), pool: call.context.pool) }]
@@ -24,6 +25,16 @@ enum PoolOperators {
         var out = (ceil ? (span + s - 1) / s : span / s) + 1
         if ceil && (out - 1) * s >= n + a.padsBegin[i] { out -= 1 }
         return out
+    }
+
+    /// MaxPool: float32 directly; int8/uint8 widened to float32, pooled, and narrowed back.
+    static func maxPool(_ call: OpCall) throws -> [Tensor] {
+        let x = try call.input(0)
+        guard x.dtype == .int8 || x.dtype == .uint8 else { return try pool(call, max: true) }
+        let wide = try call.kernel { try CastOperators.cast(x, to: .float32) }
+        var outs = try pool(call.replacingInputs([wide]), max: true)
+        outs[0] = try call.kernel { try CastOperators.cast(outs[0], to: x.dtype) }
+        return outs
     }
 
     static func pool(_ call: OpCall, max isMax: Bool) throws -> [Tensor] {
