@@ -8,6 +8,8 @@ public enum OperatorRegistry {
         list += GemmOperators.schemas
         list += PoolOperators.schemas
         list += NormalizationOperators.schemas
+        list += ChannelNormalizationOperators.schemas
+        list += EinsumOperator.schemas
         list += QuantizationOperators.schemas
         list += QLinearOperators.schemas
         list += QLinearContribOperators.schemas
