@@ -10,6 +10,9 @@ public enum OperatorRegistry {
         list += NormalizationOperators.schemas
         list += ChannelNormalizationOperators.schemas
         list += EinsumOperator.schemas
+        list += RecurrentOperators.schemas
+        list += BitwiseOperators.schemas
+        list += NonMaxSuppressionOperator.schemas
         list += QuantizationOperators.schemas
         list += QLinearOperators.schemas
         list += QLinearContribOperators.schemas

@@ -25,22 +25,29 @@ enum ReduceOperators {
         reduce("ReduceL2", .l2, axesInputSince: 18, integers: false),
         reduce("ReduceLogSum", .logSum, axesInputSince: 18, integers: false),
         reduce("ReduceLogSumExp", nil, axesInputSince: 18, integers: false),
-        OperatorSchema("CumSum", since: 11, dtypes: [.float32, .float16, .int32, .int64]) { call in
+        cumulative("CumSum", since: 11, product: false),
+        cumulative("CumProd", since: 26, product: true),
+    ]
+
+    /// CumSum (opset 11) and CumProd (opset 26): running sums or products along `axis`,
+    /// optionally exclusive (each output omits its own element) and reversed.
+    static func cumulative(_ name: String, since: Int, product: Bool) -> OperatorSchema {
+        OperatorSchema(name, since: since, dtypes: [.float32, .float16, .int32, .int64]) { call in
             let x = try call.input(0)
             let axisValues = try MathSupport.ints(call, try call.input(1), what: "axis")
             guard axisValues.count == 1 else { throw call.fail("axis has \(axisValues.count) values; it must be a scalar") }
-            guard x.rank >= 1 else { throw call.fail("input is a scalar; CumSum needs rank 1 or more") }
+            guard x.rank >= 1 else { throw call.fail("input is a scalar; \(name) needs rank 1 or more") }
             let axis = try MathSupport.axis(call, axisValues[0], rank: x.rank)
             let exclusive = try call.node.int("exclusive", default: 0) != 0
             let reverse = try call.node.int("reverse", default: 0) != 0
             switch x.dtype {
-            case .int32: return [try cumSum(x, axis, exclusive, reverse, Int32.self, &+)]
-            case .int64: return [try cumSum(x, axis, exclusive, reverse, Int64.self, &+)]
+            case .int32: return [try cumSum(x, axis, exclusive, reverse, Int32.self, product ? 1 : 0, product ? (&*) : (&+))]
+            case .int64: return [try cumSum(x, axis, exclusive, reverse, Int64.self, product ? 1 : 0, product ? (&*) : (&+))]
             default:
-                return try MathSupport.floatUnary(call) { try cumSum($0, axis, exclusive, reverse, Float.self, +) }
+                return try MathSupport.floatUnary(call) { try cumSum($0, axis, exclusive, reverse, Float.self, product ? 1 : 0, product ? (*) : (+)) }
             }
-        },
-    ]
+        }
+    }
 
     /// One Reduce op; `op` nil is ReduceLogSumExp.
     static func reduce(_ name: String, _ op: ReduceOp?, axesInputSince: Int, integers: Bool, bool: Bool = false) -> OperatorSchema {
@@ -147,7 +154,7 @@ enum ReduceOperators {
     /// Running sum along `axis`; `exclusive` leaves out the current element, `reverse` runs
     /// from the end.
     static func cumSum<T: TensorScalar & Numeric>(
-        _ x: Tensor, _ axis: Int, _ exclusive: Bool, _ reverse: Bool, _: T.Type, _ add: (T, T) -> T
+        _ x: Tensor, _ axis: Int, _ exclusive: Bool, _ reverse: Bool, _: T.Type, _ identity: T, _ add: (T, T) -> T
     ) throws -> Tensor {
         let (outer, length, inner) = MathSupport.split(x.shape, at: axis)
         var out = try Tensor(zeros: x.shape, dtype: T.dtype)
@@ -155,7 +162,7 @@ enum ReduceOperators {
             out.withUnsafeMutableBufferPointer(as: T.self) { dst in
                 for o in 0..<outer {
                     for j in 0..<inner {
-                        var acc: T = 0
+                        var acc: T = identity
                         for step in 0..<length {
                             let a = reverse ? length - 1 - step : step
                             let i = (o * length + a) * inner + j
