@@ -13,6 +13,7 @@ public enum OperatorRegistry {
         list += RecurrentOperators.schemas
         list += BitwiseOperators.schemas
         list += NonMaxSuppressionOperator.schemas
+        list += GridSampleOperator.schemas
         list += QuantizationOperators.schemas
         list += QLinearOperators.schemas
         list += QLinearContribOperators.schemas
