@@ -14,6 +14,7 @@ public enum OperatorRegistry {
         list += BitwiseOperators.schemas
         list += NonMaxSuppressionOperator.schemas
         list += GridSampleOperator.schemas
+        list += AttentionOperator.schemas
         list += QuantizationOperators.schemas
         list += QLinearOperators.schemas
         list += QLinearContribOperators.schemas
