@@ -5,8 +5,8 @@ import FrugalCore
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Benchmark a model (`frugal bench MODEL.onnx`) or Frugal's kernels (`frugal bench kernels`).",
-        subcommands: [BenchModel.self, BenchKernels.self],
+        abstract: "Benchmark a model (`frugal bench MODEL.onnx`), Frugal's kernels (`frugal bench kernels`) or its thread pool (`frugal bench pool`).",
+        subcommands: [BenchModel.self, BenchKernels.self, BenchPool.self],
         defaultSubcommand: BenchModel.self)
 }
 

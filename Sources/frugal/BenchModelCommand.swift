@@ -19,7 +19,7 @@ struct BenchModel: ParsableCommand {
     @Option(help: "Threads (default: FRUGAL_NUM_THREADS or the number of cores).") var threads: Int?
     @Option(help: "Warm runs to time (at least 30).") var runs: Int = 30
     @Option(name: .customLong("dim"), help: "NAME=VALUE for a symbolic dimension (repeatable).") var dims: [String] = []
-    @Flag(help: "Also time every node (median over the warm runs) and list them, slowest first; JSON adds \"nodes\": [{name, op_type, median_ms}].")
+    @Flag(help: "Also time every node (median over the warm runs) and list them, slowest first; JSON adds \"parallel_regions_per_run\" and \"nodes\": [{name, op_type, median_ms}].")
     var profile = false
     @Flag(help: "Print one JSON object: {median_ms, p90_ms, throughput_per_s, batch, threads, peak_memory_bytes}.")
     var json = false
@@ -42,6 +42,7 @@ struct BenchModel: ParsableCommand {
             let session = try Session(graph: graph, options: SessionOptions(threads: t, profile: profile))
             let feeds = try RandomInputs.make(for: session.plan.requiredInputs, batch: batch, named: named)
             for _ in 0..<3 { _ = try session.run(feeds) }
+            let regionsBefore = session.context.pool.regionCount
             var times: [Double] = []
             var nodeTimes: [[Double]] = []
             for _ in 0..<runs {
@@ -58,6 +59,7 @@ struct BenchModel: ParsableCommand {
                 let ts = i < nodeTimes.count ? nodeTimes[i].sorted() : [0]
                 return (n.name, n.opType, ts.isEmpty ? 0 : ts[ts.count / 2])
             }.sorted { $0.2 > $1.2 }
+            let regionsPerRun = Double(session.context.pool.regionCount - regionsBefore) / Double(runs)
             times.sort()
             let median = times[times.count / 2], p90 = times[min(times.count - 1, Int(Double(times.count) * 0.9))]
             let throughput = Double(batch) / (median / 1000)
@@ -67,6 +69,7 @@ struct BenchModel: ParsableCommand {
                                  "peak_memory_bytes": JSON(session.peakActivationBytes)]
                 var obj = out
                 if profile, case .object(var fields) = out {
+                    fields.append(("parallel_regions_per_run", JSON(rounded(regionsPerRun, 1))))
                     fields.append(("nodes", .array(profiled.map { .object([("name", JSON($0.0)), ("op_type", JSON($0.1)), ("median_ms", JSON(rounded($0.2, 4)))]) })))
                     obj = .object(fields)
                 }
@@ -75,6 +78,7 @@ struct BenchModel: ParsableCommand {
                 print("\(model): batch \(batch), \(t) thread\(t == 1 ? "" : "s"), \(runs) warm runs")
                 print(String(format: "  median %.3f ms, p90 %.3f ms, %.1f inferences/s", median, p90, throughput))
                 print("  peak activation memory: \(session.peakActivationBytes) bytes")
+                if profile { print(String(format: "  parallel regions per run: %.1f", regionsPerRun)) }
                 for (name, op, ms) in profiled { print(String(format: "  %10.4f ms  %@ (%@)", ms, name, op)) }
             }
         }

@@ -101,6 +101,21 @@ import Testing
         expectCoreError("invalidShape") { _ = try pool.uninitializedTensor(Shape([-1])) }
     }
 
+    @Test func reusesSmallBuffersOldestFirstAndLargeOnesNewestFirst() throws {
+        func address(_ t: Tensor) -> UInt { t.withUnsafeRawBytes { UInt(bitPattern: $0.baseAddress) } }
+        let pool = TensorBufferPool()
+        // 4 floats: small. 256K floats (1 MiB): large.
+        for count in [4, 1 << 18] {
+            var first: Tensor? = try Tensor(zeros: [count]), second: Tensor? = try Tensor(zeros: [count])
+            let (a1, a2) = (address(first!), address(second!))
+            pool.recycle(&first)
+            pool.recycle(&second)
+            let taken = try pool.uninitializedTensor([count])
+            #expect(address(taken) == (count == 4 ? a1 : a2), "count \(count)")
+            pool.removeAll()
+        }
+    }
+
     @Test func respectsItsLimit() throws {
         let pool = TensorBufferPool(limitBytes: 20)
         var a: Tensor? = try Tensor(zeros: [4])

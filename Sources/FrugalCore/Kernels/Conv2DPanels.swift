@@ -35,10 +35,12 @@ enum ConvPanels {
         let macs = N.multipliedReportingOverflow(by: d.outChannels * K * oHW)
         let big = macs.overflow || macs.partialValue >= parallelThreshold
         let threads = big ? min(64, pool?.threadCount ?? 1) : 1
-        // With fewer panels than threads (small outputs, batch 1), the output channels are
-        // cut into row blocks too; each block's task unfolds its panel itself.
+        // With fewer panels than threads (small outputs, batch 1), or too few to share out
+        // evenly, the output channels are cut into row blocks too; each block's task unfolds
+        // its panel itself (so a panel per thread is better left whole: LeNet-5's 2 panels).
         let rowPanels = (Mg + mr - 1) / mr
-        let rowBlocks = threads > 1 && total < 2 * threads ? min(rowPanels, (2 * threads + total - 1) / total) : 1
+        let fewPanels = total < threads || (total < 2 * threads && total % threads != 0)
+        let rowBlocks = threads > 1 && fewPanels ? min(rowPanels, (2 * threads + total - 1) / total) : 1
         let items = total * rowBlocks
         let tasks = threads == 1 ? 1 : min(items, 4 * threads)
 
