@@ -15,6 +15,7 @@ public enum OperatorRegistry {
         list += NonMaxSuppressionOperator.schemas
         list += GridSampleOperator.schemas
         list += AttentionOperator.schemas
+        list += LossOperators.schemas
         list += QuantizationOperators.schemas
         list += QLinearOperators.schemas
         list += QLinearContribOperators.schemas
