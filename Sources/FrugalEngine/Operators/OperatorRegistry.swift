@@ -16,6 +16,7 @@ public enum OperatorRegistry {
         list += GridSampleOperator.schemas
         list += AttentionOperator.schemas
         list += LossOperators.schemas
+        list += RotaryEmbeddingOperator.schemas
         list += QuantizationOperators.schemas
         list += QLinearOperators.schemas
         list += QLinearContribOperators.schemas
