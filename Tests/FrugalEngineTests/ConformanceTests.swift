@@ -11,7 +11,7 @@ import Testing
         .appendingPathComponent("../../.cache/onnx-node-tests").standardized.path
 
     /// Raise this as ops land (README records the current count).
-    static let minimumPassing = 1210
+    static let minimumPassing = 1213
 
     @Test(.enabled(if: FileManager.default.fileExists(atPath: nodeTests), "ONNX node tests not fetched (scripts/fetch_onnx_node_tests.sh)"))
     func everyClaimedCasePasses() throws {

@@ -17,6 +17,7 @@ public enum OperatorRegistry {
         list += AttentionOperator.schemas
         list += LossOperators.schemas
         list += RotaryEmbeddingOperator.schemas
+        list += RoiAlignOperator.schemas
         list += QuantizationOperators.schemas
         list += QLinearOperators.schemas
         list += QLinearContribOperators.schemas
