@@ -7,13 +7,14 @@
 // end) use masked loads, which never touch the masked-off addresses, so the plane needs no
 // padded copy. Rows above or below the plane are skipped tap row by tap row.
 //
-// 3x3 kernels without dilation and with equal strides (MobileNet's) take a blocked path:
-// four output rows at a time, all strips of those rows before the next four (the input is
-// read row after row, once from memory), each input row's tap vectors loaded once and
-// added into every output row of the block that uses them (stride 1: 6 rows of loads for
-// 4 rows of outputs instead of 12), four independent FMA chains, weights in registers.
-// Planes with output rows of at most 8 go to dwconv_avx512_narrow.c. A call runs many
-// channels so per-shape setup (strip masks) is paid once.
+// 3x3 kernels without dilation and with equal strides (MobileNet's) take blocked paths:
+// four output rows at a time with four independent FMA chains and the weights in
+// registers; each input row's tap vectors are loaded (stride 1) or split into even and odd
+// columns (stride 2) once per block and added into every output row of the block that
+// uses them. Planes up to two strips wide are swept strip by strip, wider ones block row by
+// block row (streaming the input from memory in order). Planes with output rows of at most
+// 8 go to dwconv_avx512_narrow.c. A call runs many channels so per-shape setup (strip
+// masks) is paid once.
 #include "dwconv_avx512_common.h"
 
 #if defined(__x86_64__)
@@ -38,6 +39,7 @@ FDW_INL FDW_T512 __m512 fdw_load(const int S, const int FULL, const float *row, 
 }
 
 // ---- Blocked 3x3 path (dilation 1, sh == sw == S) ----
+
 
 // Masks of one strip: per kernel column, the lanes of the one (S = 1) or two (S = 2)
 // 16-column loads inside the row; `full` when no tap needs a mask.
@@ -70,25 +72,35 @@ FDW_INL FDW_T512 void fdw_rows3(const int S, const int R, const int FULL, const 
     for (int r = 0; r < R; r++) fdw_store(o + r * oW, acc[r], clamp, lo, hi, FULL ? (__mmask16)0xFFFF : st->store);
 }
 
-// R output rows starting at oh0, every strip.
-FDW_INL FDW_T512 void fdw_block3(const int S, const int R, const frugal_dwconv_shape *s,
-                                 const float *x, ptrdiff_t oh0, const __m512 *wr, __m512 vb,
-                                 const fdw_strip3 *strips, __m512i even, float *out, int clamp,
-                                 __m512 lo, __m512 hi) {
-    const ptrdiff_t H = (ptrdiff_t)s->h, W = (ptrdiff_t)s->w, oW = (ptrdiff_t)s->ow;
-    const ptrdiff_t ih0 = oh0 * S - (ptrdiff_t)s->pad_top, pL = (ptrdiff_t)s->pad_left;
+// One strip of 16 output columns, all output rows: blocks of R rows, then single rows.
+FDW_INL FDW_T512 void fdw_column3(const int S, const int FULL, const float *x, ptrdiff_t H,
+                                 ptrdiff_t W, ptrdiff_t oH, ptrdiff_t oW, ptrdiff_t pT,
+                                 ptrdiff_t c0, const __m512 *wr, __m512 vb, const fdw_strip3 *st,
+                                 __m512i even, float *o, int clamp, __m512 lo, __m512 hi) {
+    ptrdiff_t oh = 0;
+    for (; oh + 4 <= oH; oh += 4) fdw_rows3(S, 4, FULL, x, H, W, oh * S - pT, c0, wr, vb, st, even, o + oh * oW, oW, clamp, lo, hi);
+    for (; oh < oH; oh++) fdw_rows3(S, 1, FULL, x, H, W, oh * S - pT, c0, wr, vb, st, even, o + oh * oW, oW, clamp, lo, hi);
+}
+
+// R output rows from oh0, every strip: row-major order for planes of three strips or more,
+// which then stream from memory row after row (strip after strip measured 1.3x slower
+// there, and 1.3-1.5x faster on the narrower planes, where the weights stay in registers).
+FDW_INL FDW_T512 void fdw_block3(const int R, const float *x, ptrdiff_t H, ptrdiff_t W,
+                                 ptrdiff_t oW, ptrdiff_t ih0, ptrdiff_t pL, const __m512 *wr,
+                                 __m512 vb, const fdw_strip3 *strips, __m512i even, float *o,
+                                 int clamp, __m512 lo, __m512 hi) {
     for (ptrdiff_t x0 = 0, k = 0; x0 < oW; x0 += 16, k++) {
-        float *o = out + oh0 * oW + x0;
-        if (strips[k].full) fdw_rows3(S, R, 1, x, H, W, ih0, x0 * S - pL, wr, vb, &strips[k], even, o, oW, clamp, lo, hi);
-        else fdw_rows3(S, R, 0, x, H, W, ih0, x0 * S - pL, wr, vb, &strips[k], even, o, oW, clamp, lo, hi);
+        if (strips[k].full) fdw_rows3(1, R, 1, x, H, W, ih0, x0 - pL, wr, vb, &strips[k], even, o + x0, oW, clamp, lo, hi);
+        else fdw_rows3(1, R, 0, x, H, W, ih0, x0 - pL, wr, vb, &strips[k], even, o + x0, oW, clamp, lo, hi);
     }
 }
 
 FDW_INL FDW_T512 void fdw_planes3(const int S, const frugal_dwconv_shape *s, size_t count,
                                   const float *in, const float *w, const float *bias,
                                   float *out) {
-    const ptrdiff_t W = (ptrdiff_t)s->w, oH = (ptrdiff_t)s->oh, oW = (ptrdiff_t)s->ow;
-    const ptrdiff_t pL = (ptrdiff_t)s->pad_left;
+    const ptrdiff_t H = (ptrdiff_t)s->h, W = (ptrdiff_t)s->w;
+    const ptrdiff_t oH = (ptrdiff_t)s->oh, oW = (ptrdiff_t)s->ow;
+    const ptrdiff_t pT = (ptrdiff_t)s->pad_top, pL = (ptrdiff_t)s->pad_left;
     fdw_strip3 strips[FDW_MAX_STRIPS];
     for (ptrdiff_t x0 = 0, k = 0; x0 < oW; x0 += 16, k++) {
         const ptrdiff_t c0 = x0 * S - pL, n = oW - x0;
@@ -110,75 +122,87 @@ FDW_INL FDW_T512 void fdw_planes3(const int S, const frugal_dwconv_shape *s, siz
         __m512 wr[9];
         for (int t = 0; t < 9; t++) wr[t] = _mm512_set1_ps(w[c * 9 + t]);
         const __m512 vb = _mm512_set1_ps(bias ? bias[c] : 0.0f);
-        ptrdiff_t oh = 0;
-        for (; oh + 4 <= oH; oh += 4) fdw_block3(S, 4, s, x, oh, wr, vb, strips, even, o, clamp, lo, hi);
-        for (; oh < oH; oh++) fdw_block3(S, 1, s, x, oh, wr, vb, strips, even, o, clamp, lo, hi);
+        if (oW > 32) {
+            ptrdiff_t oh = 0;
+            for (; oh + 4 <= oH; oh += 4) fdw_block3(4, x, H, W, oW, oh - pT, pL, wr, vb, strips, even, o + oh * oW, clamp, lo, hi);
+            for (; oh < oH; oh++) fdw_block3(1, x, H, W, oW, oh - pT, pL, wr, vb, strips, even, o + oh * oW, clamp, lo, hi);
+            continue;
+        }
+        for (ptrdiff_t x0 = 0, k = 0; x0 < oW; x0 += 16, k++) {
+            if (strips[k].full) fdw_column3(S, 1, x, H, W, oH, oW, pT, x0 * S - pL, wr, vb, &strips[k], even, o + x0, clamp, lo, hi);
+            else fdw_column3(S, 0, x, H, W, oH, oW, pT, x0 * S - pL, wr, vb, &strips[k], even, o + x0, clamp, lo, hi);
+        }
     }
 }
 
-// ---- Blocked 3x3 path, stride 2: rows split into even and odd columns once ----
+// ---- Blocked 3x3 path, stride 2: input rows split into even and odd columns ----
 //
-// With stride 2 the taps of a vector are every other input column; gathering them with a
-// permute per tap (9 per output vector) was the cost of these layers. Instead each input
-// row is split once into its even and odd columns (two permutes per 16 outputs) in a
-// zero-padded scratch line, and the taps become plain loads: kernel column 0 reads E[ox],
-// 1 reads O[ox], 2 reads E[ox + 1]. Padding columns are zeros in the scratch. The lines
-// form a ring of 16 input rows filled a few rows ahead of the block being computed, so
-// each row is split once and its stores have left the store buffer when the taps load
-// them (loading right after the split stalled on store forwarding).
-#define FDW_S2_MAX_OW 128
-#define FDW_S2_LINE (FDW_S2_MAX_OW + 32)
-#define FDW_S2_RING 16
-#define FDW_S2_AHEAD 4
+// With stride 2 the taps of a vector are every other input column. Per 16 outputs an input
+// row is read as 32 columns (two loads) and split into its even columns E and odd columns O
+// (two permutes): kernel column 0 is E, 1 is O, 2 is E shifted down one lane with the
+// 33rd column (a one-lane load) in the top lane. That is 3 shuffles per input row and strip,
+// shared by the one or two output rows of the block that read the row (a permute per tap
+// was 9 per output row; splitting rows once into scratch lines instead stalled on the
+// scratch stores).
+typedef struct { __mmask16 m0, m1, m2, store; int full; } fdw_chunk2;
 
-typedef struct { __mmask16 m0, m1; int full; } fdw_chunk2;
-
-// One input row into E = line, O = line + FDW_S2_LINE.
-FDW_INL FDW_T512 void fdw_split2(const float *row, ptrdiff_t pL, const fdw_chunk2 *chunks,
-                                 ptrdiff_t nc, __m512i even, __m512i odd, float *line) {
-    for (ptrdiff_t k = 0; k < nc; k++) {
-        const float *src = row + 32 * k - pL;
-        __m512 a, b;
-        if (chunks[k].full) {
+// R output rows from oh0 of one plane, all strips.
+FDW_INL FDW_T512 void fdw_rows2(const int R, const int FULL, const float *x, ptrdiff_t H,
+                                ptrdiff_t W, ptrdiff_t ih0, ptrdiff_t c0, const __m512 *wr,
+                                __m512 vb, const fdw_chunk2 *ch, __m512i even, __m512i odd,
+                                float *o, ptrdiff_t oW, int clamp, __m512 lo, __m512 hi) {
+    __m512 acc[R];
+    for (int r = 0; r < R; r++) acc[r] = vb;
+#pragma clang loop unroll(full)
+    for (int i = 0; i < 2 * R + 1; i++) {
+        const ptrdiff_t ih = ih0 + i;
+        if (ih < 0 || ih >= H) continue;
+        const float *src = x + ih * W + c0;
+        __m512 a, b, c;
+        if (FULL) {
             a = _mm512_loadu_ps(src);
             b = _mm512_loadu_ps(src + 16);
         } else {
-            a = _mm512_maskz_loadu_ps(chunks[k].m0, src);
-            b = _mm512_maskz_loadu_ps(chunks[k].m1, src + 16);
+            a = _mm512_maskz_loadu_ps(ch->m0, src);
+            b = _mm512_maskz_loadu_ps(ch->m1, src + 16);
         }
-        _mm512_storeu_ps(line + 16 * k, _mm512_permutex2var_ps(a, even, b));
-        _mm512_storeu_ps(line + FDW_S2_LINE + 16 * k, _mm512_permutex2var_ps(a, odd, b));
+        c = ch->m2 ? _mm512_maskz_loadu_ps(ch->m2, src + 32) : _mm512_setzero_ps();
+        const __m512 v0 = _mm512_permutex2var_ps(a, even, b), v1 = _mm512_permutex2var_ps(a, odd, b);
+        const __m512 v2 = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(c), _mm512_castps_si512(v0), 1));
+#pragma clang loop unroll(full)
+        for (int r = 0; r < R; r++) {
+            const int kh = i - 2 * r;
+            if (kh < 0 || kh > 2) continue;
+            acc[r] = _mm512_fmadd_ps(wr[kh * 3], v0, acc[r]);
+            acc[r] = _mm512_fmadd_ps(wr[kh * 3 + 1], v1, acc[r]);
+            acc[r] = _mm512_fmadd_ps(wr[kh * 3 + 2], v2, acc[r]);
+        }
     }
+    for (int r = 0; r < R; r++) fdw_store(o + r * oW, acc[r], clamp, lo, hi, FULL ? (__mmask16)0xFFFF : ch->store);
 }
 
-// R output rows from oh0 of one plane (input rows 2 oh0 - pT ..< + 2R + 1, already split
-// into the ring).
-FDW_INL FDW_T512 void fdw_block2(const int R, const frugal_dwconv_shape *s, ptrdiff_t oh0,
-                                 const __m512 *wr, __m512 vb, const float *ring, float *out,
-                                 int clamp, __m512 lo, __m512 hi) {
-    const ptrdiff_t H = (ptrdiff_t)s->h, oW = (ptrdiff_t)s->ow;
-    const ptrdiff_t ih0 = oh0 * 2 - (ptrdiff_t)s->pad_top;
-    for (ptrdiff_t x0 = 0; x0 < oW; x0 += 16) {
-        __m512 acc[R];
-        for (int r = 0; r < R; r++) acc[r] = vb;
-#pragma clang loop unroll(full)
-        for (int i = 0; i < 2 * R + 1; i++) {
-            const ptrdiff_t ih = ih0 + i;
-            if (ih < 0 || ih >= H) continue;
-            const float *e = ring + (ih & (FDW_S2_RING - 1)) * 2 * FDW_S2_LINE + x0, *od = e + FDW_S2_LINE;
-            const __m512 v0 = _mm512_loadu_ps(e), v1 = _mm512_loadu_ps(od), v2 = _mm512_loadu_ps(e + 1);
-#pragma clang loop unroll(full)
-            for (int r = 0; r < R; r++) {
-                const int kh = i - 2 * r;
-                if (kh < 0 || kh > 2) continue;
-                acc[r] = _mm512_fmadd_ps(wr[kh * 3], v0, acc[r]);
-                acc[r] = _mm512_fmadd_ps(wr[kh * 3 + 1], v1, acc[r]);
-                acc[r] = _mm512_fmadd_ps(wr[kh * 3 + 2], v2, acc[r]);
-            }
-        }
-        const ptrdiff_t n = oW - x0;
-        const __mmask16 store = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
-        for (int r = 0; r < R; r++) fdw_store(out + (oh0 + r) * oW + x0, acc[r], clamp, lo, hi, store);
+// One strip of 16 output columns (input columns from c0), all output rows: blocks of four
+// rows, then single rows. (Looping over the strips inside each row block instead kept the
+// weights out of registers and was 1.5x slower.)
+FDW_INL FDW_T512 void fdw_column2(const int FULL, const float *x, ptrdiff_t H, ptrdiff_t W,
+                                 ptrdiff_t oH, ptrdiff_t oW, ptrdiff_t pT, ptrdiff_t c0,
+                                 const __m512 *wr, __m512 vb, const fdw_chunk2 *ch,
+                                 __m512i even, __m512i odd, float *o, int clamp, __m512 lo,
+                                 __m512 hi) {
+    ptrdiff_t oh = 0;
+    for (; oh + 4 <= oH; oh += 4) fdw_rows2(4, FULL, x, H, W, 2 * oh - pT, c0, wr, vb, ch, even, odd, o + oh * oW, oW, clamp, lo, hi);
+    for (; oh < oH; oh++) fdw_rows2(1, FULL, x, H, W, 2 * oh - pT, c0, wr, vb, ch, even, odd, o + oh * oW, oW, clamp, lo, hi);
+}
+
+// R output rows from oh0, every strip (row-major for planes of three strips or more, as
+// fdw_block3).
+FDW_INL FDW_T512 void fdw_block2(const int R, const float *x, ptrdiff_t H, ptrdiff_t W,
+                                 ptrdiff_t oW, ptrdiff_t ih0, ptrdiff_t pL, const __m512 *wr,
+                                 __m512 vb, const fdw_chunk2 *chunks, __m512i even, __m512i odd,
+                                 float *o, int clamp, __m512 lo, __m512 hi) {
+    for (ptrdiff_t x0 = 0, k = 0; x0 < oW; x0 += 16, k++) {
+        if (chunks[k].full) fdw_rows2(R, 1, x, H, W, ih0, 2 * x0 - pL, wr, vb, &chunks[k], even, odd, o + x0, oW, clamp, lo, hi);
+        else fdw_rows2(R, 0, x, H, W, ih0, 2 * x0 - pL, wr, vb, &chunks[k], even, odd, o + x0, oW, clamp, lo, hi);
     }
 }
 
@@ -187,17 +211,16 @@ FDW_T512 static void fdw_planes3s2(const frugal_dwconv_shape *s, size_t count, c
     const ptrdiff_t H = (ptrdiff_t)s->h, W = (ptrdiff_t)s->w;
     const ptrdiff_t oH = (ptrdiff_t)s->oh, oW = (ptrdiff_t)s->ow;
     const ptrdiff_t pT = (ptrdiff_t)s->pad_top, pL = (ptrdiff_t)s->pad_left;
-    // E needs oW + 1 columns (kernel column 2 of the last output).
-    const ptrdiff_t nc = (oW + 1 + 15) / 16;
-    fdw_chunk2 chunks[FDW_S2_LINE / 16];
-    for (ptrdiff_t k = 0; k < nc; k++) {
-        chunks[k].m0 = fdw_mask(32 * k - pL, W);
-        chunks[k].m1 = fdw_mask(32 * k - pL + 16, W);
-        chunks[k].full = chunks[k].m0 == (__mmask16)0xFFFF && chunks[k].m1 == (__mmask16)0xFFFF;
+    fdw_chunk2 chunks[FDW_MAX_STRIPS];
+    for (ptrdiff_t x0 = 0, k = 0; x0 < oW; x0 += 16, k++) {
+        const ptrdiff_t c0 = 2 * x0 - pL, n = oW - x0;
+        fdw_chunk2 *ch = &chunks[k];
+        ch->m0 = fdw_mask(c0, W);
+        ch->m1 = fdw_mask(c0 + 16, W);
+        ch->m2 = fdw_mask(c0 + 32, W) & 1;
+        ch->store = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
+        ch->full = ch->m0 == (__mmask16)0xFFFF && ch->m1 == (__mmask16)0xFFFF && n >= 16;
     }
-    // Zeroed once so that the lanes past the row's end hold defined values.
-    float ring[FDW_S2_RING * 2 * FDW_S2_LINE] __attribute__((aligned(64)));
-    for (size_t i = 0; i < sizeof ring / sizeof ring[0]; i += 16) _mm512_store_ps(ring + i, _mm512_setzero_ps());
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     const __m512 lo = _mm512_set1_ps(s->lo), hi = _mm512_set1_ps(s->hi);
@@ -209,16 +232,15 @@ FDW_T512 static void fdw_planes3s2(const frugal_dwconv_shape *s, size_t count, c
         __m512 wr[9];
         for (int t = 0; t < 9; t++) wr[t] = _mm512_set1_ps(w[c * 9 + t]);
         const __m512 vb = _mm512_set1_ps(bias ? bias[c] : 0.0f);
-        ptrdiff_t next = 0;  // next input row to split
-        for (ptrdiff_t oh = 0; oh < oH;) {
-            const int R = oh + 4 <= oH ? 4 : 1;
-            ptrdiff_t end = oh * 2 - pT + 2 * R + 1 + FDW_S2_AHEAD;
-            if (end > H) end = H;
-            for (; next < end; next++)
-                fdw_split2(x + next * W, pL, chunks, nc, even, odd, ring + (next & (FDW_S2_RING - 1)) * 2 * FDW_S2_LINE);
-            if (R == 4) fdw_block2(4, s, oh, wr, vb, ring, o, clamp, lo, hi);
-            else fdw_block2(1, s, oh, wr, vb, ring, o, clamp, lo, hi);
-            oh += R;
+        if (oW > 32) {
+            ptrdiff_t oh = 0;
+            for (; oh + 4 <= oH; oh += 4) fdw_block2(4, x, H, W, oW, 2 * oh - pT, pL, wr, vb, chunks, even, odd, o + oh * oW, clamp, lo, hi);
+            for (; oh < oH; oh++) fdw_block2(1, x, H, W, oW, 2 * oh - pT, pL, wr, vb, chunks, even, odd, o + oh * oW, clamp, lo, hi);
+            continue;
+        }
+        for (ptrdiff_t x0 = 0, k = 0; x0 < oW; x0 += 16, k++) {
+            if (chunks[k].full) fdw_column2(1, x, H, W, oH, oW, pT, 2 * x0 - pL, wr, vb, &chunks[k], even, odd, o + x0, clamp, lo, hi);
+            else fdw_column2(0, x, H, W, oH, oW, pT, 2 * x0 - pL, wr, vb, &chunks[k], even, odd, o + x0, clamp, lo, hi);
         }
     }
 }
@@ -295,8 +317,7 @@ FDW_T512 int frugal_dwconv_planes_avx512(const frugal_dwconv_shape *s, size_t co
     const int k3 = s->kh == 3 && s->kw == 3 && s->dh == 1 && s->dw == 1 && s->sh == s->sw;
     if (k3 && s->ow <= 16 * FDW_MAX_STRIPS) {
         if (s->sw == 1) fdw_planes3(1, s, count, in, w, bias, out);
-        else if (s->ow <= FDW_S2_MAX_OW) fdw_planes3s2(s, count, in, w, bias, out);
-        else fdw_planes3(2, s, count, in, w, bias, out);
+        else fdw_planes3s2(s, count, in, w, bias, out);
         return 1;
     }
     const int k5 = s->kh == 5 && s->kw == 5;

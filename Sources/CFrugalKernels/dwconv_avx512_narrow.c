@@ -7,7 +7,8 @@
 // column, one two-source permute picks from the two input rows the columns every lane
 // needs, zeroing the lanes whose column falls in the padding. The permute indices and lane
 // masks depend only on the shape, so they are built once per call, and a call runs many
-// channels.
+// channels. 3x3 stride-1 planes as wide as their input are instead read as one flat array
+// (fdw_flat3 below).
 #include "dwconv_avx512_common.h"
 
 #if defined(__x86_64__)
@@ -72,9 +73,62 @@ FDW_INL FDW_T512 void fdw_narrow(const int K, const frugal_dwconv_shape *s, size
     }
 }
 
+
+// 3x3, stride 1, rows as wide as the input (W == oW; MobileNet's 7x7 planes): output o = oh * oW + ow reads input
+// o + (kh dH - pT) W + kw dW - pL, a constant offset per tap, so 16 consecutive outputs
+// (spanning rows) are one masked load per tap; the masks (lanes whose tap falls in the
+// padding) depend on the shape only and are built once per call.
+#define FDW_FLAT_MAX 160
+FDW_T512 static int fdw_flat3(const frugal_dwconv_shape *s, size_t count, const float *in,
+                              const float *w, const float *bias, float *out) {
+    const ptrdiff_t H = (ptrdiff_t)s->h, W = (ptrdiff_t)s->w;
+    const ptrdiff_t oH = (ptrdiff_t)s->oh, oW = (ptrdiff_t)s->ow;
+    const ptrdiff_t pT = (ptrdiff_t)s->pad_top, pL = (ptrdiff_t)s->pad_left;
+    const ptrdiff_t n = oH * oW, nv = (n + 15) / 16;
+    if (nv * 9 > FDW_FLAT_MAX) return 0;
+    __mmask16 m[FDW_FLAT_MAX];
+    ptrdiff_t off[9];
+    for (int t = 0; t < 9; t++) {
+        const ptrdiff_t kh = t / 3, kw = t % 3;
+        off[t] = (kh - pT) * W + kw - pL;
+        for (ptrdiff_t v = 0; v < nv; v++) {
+            uint32_t bits = 0;
+            for (ptrdiff_t j = 0; j < 16; j++) {
+                const ptrdiff_t o = v * 16 + j;
+                if (o >= n) break;
+                const ptrdiff_t ih = o / oW + kh - pT, iw = o % oW + kw - pL;
+                if (ih >= 0 && ih < H && iw >= 0 && iw < W) bits |= 1u << j;
+            }
+            m[v * 9 + t] = (__mmask16)bits;
+        }
+    }
+    const __m512 lo = _mm512_set1_ps(s->lo), hi = _mm512_set1_ps(s->hi);
+    const int clamp = s->clamp != 0;
+    const __mmask16 last = (__mmask16)(n % 16 == 0 ? 0xFFFFu : (1u << (n % 16)) - 1u);
+    for (size_t c = 0; c < count; c++) {
+        const float *x = in + c * (size_t)(H * W);
+        float *o = out + c * (size_t)n;
+        __m512 wr[9];
+        for (int t = 0; t < 9; t++) wr[t] = _mm512_set1_ps(w[c * 9 + t]);
+        const __m512 vb = _mm512_set1_ps(bias ? bias[c] : 0.0f);
+        for (ptrdiff_t v = 0; v < nv; v++) {
+            __m512 acc0 = vb, acc1 = _mm512_setzero_ps();
+            for (int t = 0; t < 9; t++) {
+                const __m512 xv = _mm512_maskz_loadu_ps(m[v * 9 + t], x + v * 16 + off[t]);
+                if (t & 1) acc1 = _mm512_fmadd_ps(wr[t], xv, acc1);
+                else acc0 = _mm512_fmadd_ps(wr[t], xv, acc0);
+            }
+            fdw_store(o + v * 16, _mm512_add_ps(acc0, acc1), clamp, lo, hi, v == nv - 1 ? last : (__mmask16)0xFFFF);
+        }
+    }
+    return 1;
+}
+
 FDW_T512 int fdw_narrow_planes(const frugal_dwconv_shape *s, size_t count, const float *in,
                                const float *w, const float *bias, float *out) {
     if (s->ow > 8 || s->w > 16 || s->kw > FDW_NARROW_MAX_KW) return 0;
+    if (s->kh == 3 && s->kw == 3 && s->sh == 1 && s->sw == 1 && s->dh == 1 && s->dw == 1 && s->w == s->ow &&
+        fdw_flat3(s, count, in, w, bias, out)) return 1;
     if (s->kh == 3 && s->kw == 3) fdw_narrow(3, s, count, in, w, bias, out);
     else fdw_narrow(0, s, count, in, w, bias, out);
     return 1;
