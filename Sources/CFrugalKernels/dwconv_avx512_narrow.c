@@ -86,21 +86,15 @@ FDW_T512 static int fdw_flat3(const frugal_dwconv_shape *s, size_t count, const 
     const ptrdiff_t pT = (ptrdiff_t)s->pad_top, pL = (ptrdiff_t)s->pad_left;
     const ptrdiff_t n = oH * oW, nv = (n + 15) / 16;
     if (nv * 9 > FDW_FLAT_MAX) return 0;
-    __mmask16 m[FDW_FLAT_MAX];
+    __mmask16 m[FDW_FLAT_MAX] = {0};
     ptrdiff_t off[9];
-    for (int t = 0; t < 9; t++) {
-        const ptrdiff_t kh = t / 3, kw = t % 3;
-        off[t] = (kh - pT) * W + kw - pL;
-        for (ptrdiff_t v = 0; v < nv; v++) {
-            uint32_t bits = 0;
-            for (ptrdiff_t j = 0; j < 16; j++) {
-                const ptrdiff_t o = v * 16 + j;
-                if (o >= n) break;
-                const ptrdiff_t ih = o / oW + kh - pT, iw = o % oW + kw - pL;
-                if (ih >= 0 && ih < H && iw >= 0 && iw < W) bits |= 1u << j;
-            }
-            m[v * 9 + t] = (__mmask16)bits;
+    for (int t = 0; t < 9; t++) off[t] = (t / 3 - pT) * W + t % 3 - pL;
+    for (ptrdiff_t o = 0, oh = 0, ow = 0; o < n; o++) {
+        for (int t = 0; t < 9; t++) {
+            const ptrdiff_t ih = oh + t / 3 - pT, iw = ow + t % 3 - pL;
+            if (ih >= 0 && ih < H && iw >= 0 && iw < W) m[(o / 16) * 9 + t] |= (__mmask16)(1u << (o % 16));
         }
+        if (++ow == oW) { ow = 0; oh++; }
     }
     const __m512 lo = _mm512_set1_ps(s->lo), hi = _mm512_set1_ps(s->hi);
     const int clamp = s->clamp != 0;
