@@ -38,33 +38,31 @@ FDW_INL FDW_T512 __m512 fdw_load(const int S, const int FULL, const float *row, 
     return _mm512_permutex2var_ps(a, even, b);
 }
 
-// ---- Blocked 3x3 path (dilation 1, sh == sw == S) ----
+// ---- Blocked 3x3 path, stride 1 (no dilation) ----
 
-
-// Masks of one strip: per kernel column, the lanes of the one (S = 1) or two (S = 2)
-// 16-column loads inside the row; `full` when no tap needs a mask.
-typedef struct { __mmask16 m0[3], m1[3]; __mmask16 store; int full; } fdw_strip3;
+// One strip: per kernel column, the lanes of the 16-column load inside the row; the store
+// mask; `full` when no tap needs a mask.
+typedef struct { __mmask16 m[3]; __mmask16 store; int full; } fdw_strip1;
 #define FDW_MAX_STRIPS 64
 
-// R output rows (oh0..<oh0 + R) of one strip starting at input column c0.
-FDW_INL FDW_T512 void fdw_rows3(const int S, const int R, const int FULL, const float *x,
-                                ptrdiff_t H, ptrdiff_t W, ptrdiff_t ih0, ptrdiff_t c0,
-                                const __m512 *wr, __m512 vb, const fdw_strip3 *st,
-                                __m512i even, float *o, ptrdiff_t oW, int clamp, __m512 lo,
-                                __m512 hi) {
+// R output rows of one strip: input rows ih0 ..< ih0 + R + 2, from input column c0.
+FDW_INL FDW_T512 void fdw_rows1(const int R, const int FULL, const float *x, ptrdiff_t H,
+                                ptrdiff_t W, ptrdiff_t ih0, ptrdiff_t c0, const __m512 *wr,
+                                __m512 vb, const fdw_strip1 *st, float *o, ptrdiff_t oW,
+                                int clamp, __m512 lo, __m512 hi) {
     __m512 acc[R];
     for (int r = 0; r < R; r++) acc[r] = vb;
 #pragma clang loop unroll(full)
-    for (int i = 0; i < (R - 1) * S + 3; i++) {
+    for (int i = 0; i < R + 2; i++) {
         const ptrdiff_t ih = ih0 + i;
         if (ih < 0 || ih >= H) continue;
-        const float *row = x + ih * W;
+        const float *row = x + ih * W + c0;
 #pragma clang loop unroll(full)
         for (int kw = 0; kw < 3; kw++) {
-            const __m512 v = fdw_load(S, FULL, row, c0 + kw, FULL ? 0 : st->m0[kw], FULL ? 0 : st->m1[kw], even);
+            const __m512 v = FULL ? _mm512_loadu_ps(row + kw) : _mm512_maskz_loadu_ps(st->m[kw], row + kw);
 #pragma clang loop unroll(full)
             for (int r = 0; r < R; r++) {
-                const int kh = i - r * S;
+                const int kh = i - r;
                 if (kh >= 0 && kh < 3) acc[r] = _mm512_fmadd_ps(wr[kh * 3 + kw], v, acc[r]);
             }
         }
@@ -72,47 +70,42 @@ FDW_INL FDW_T512 void fdw_rows3(const int S, const int R, const int FULL, const 
     for (int r = 0; r < R; r++) fdw_store(o + r * oW, acc[r], clamp, lo, hi, FULL ? (__mmask16)0xFFFF : st->store);
 }
 
-// One strip of 16 output columns, all output rows: blocks of R rows, then single rows.
-FDW_INL FDW_T512 void fdw_column3(const int S, const int FULL, const float *x, ptrdiff_t H,
-                                 ptrdiff_t W, ptrdiff_t oH, ptrdiff_t oW, ptrdiff_t pT,
-                                 ptrdiff_t c0, const __m512 *wr, __m512 vb, const fdw_strip3 *st,
-                                 __m512i even, float *o, int clamp, __m512 lo, __m512 hi) {
+// One strip of 16 output columns, all output rows: blocks of four rows, then single rows.
+FDW_INL FDW_T512 void fdw_column1(const int FULL, const float *x, ptrdiff_t H, ptrdiff_t W,
+                                  ptrdiff_t oH, ptrdiff_t oW, ptrdiff_t pT, ptrdiff_t c0,
+                                  const __m512 *wr, __m512 vb, const fdw_strip1 *st, float *o,
+                                  int clamp, __m512 lo, __m512 hi) {
     ptrdiff_t oh = 0;
-    for (; oh + 4 <= oH; oh += 4) fdw_rows3(S, 4, FULL, x, H, W, oh * S - pT, c0, wr, vb, st, even, o + oh * oW, oW, clamp, lo, hi);
-    for (; oh < oH; oh++) fdw_rows3(S, 1, FULL, x, H, W, oh * S - pT, c0, wr, vb, st, even, o + oh * oW, oW, clamp, lo, hi);
+    for (; oh + 4 <= oH; oh += 4) fdw_rows1(4, FULL, x, H, W, oh - pT, c0, wr, vb, st, o + oh * oW, oW, clamp, lo, hi);
+    for (; oh < oH; oh++) fdw_rows1(1, FULL, x, H, W, oh - pT, c0, wr, vb, st, o + oh * oW, oW, clamp, lo, hi);
 }
 
 // R output rows from oh0, every strip: row-major order for planes of three strips or more,
 // which then stream from memory row after row (strip after strip measured 1.3x slower
-// there, and 1.3-1.5x faster on the narrower planes, where the weights stay in registers).
-FDW_INL FDW_T512 void fdw_block3(const int R, const float *x, ptrdiff_t H, ptrdiff_t W,
+// there, and 1.3-1.5x faster on the narrower planes).
+FDW_INL FDW_T512 void fdw_block1(const int R, const float *x, ptrdiff_t H, ptrdiff_t W,
                                  ptrdiff_t oW, ptrdiff_t ih0, ptrdiff_t pL, const __m512 *wr,
-                                 __m512 vb, const fdw_strip3 *strips, __m512i even, float *o,
-                                 int clamp, __m512 lo, __m512 hi) {
+                                 __m512 vb, const fdw_strip1 *strips, float *o, int clamp,
+                                 __m512 lo, __m512 hi) {
     for (ptrdiff_t x0 = 0, k = 0; x0 < oW; x0 += 16, k++) {
-        if (strips[k].full) fdw_rows3(1, R, 1, x, H, W, ih0, x0 - pL, wr, vb, &strips[k], even, o + x0, oW, clamp, lo, hi);
-        else fdw_rows3(1, R, 0, x, H, W, ih0, x0 - pL, wr, vb, &strips[k], even, o + x0, oW, clamp, lo, hi);
+        if (strips[k].full) fdw_rows1(R, 1, x, H, W, ih0, x0 - pL, wr, vb, &strips[k], o + x0, oW, clamp, lo, hi);
+        else fdw_rows1(R, 0, x, H, W, ih0, x0 - pL, wr, vb, &strips[k], o + x0, oW, clamp, lo, hi);
     }
 }
 
-FDW_INL FDW_T512 void fdw_planes3(const int S, const frugal_dwconv_shape *s, size_t count,
-                                  const float *in, const float *w, const float *bias,
-                                  float *out) {
+FDW_T512 static void fdw_planes3s1(const frugal_dwconv_shape *s, size_t count, const float *in,
+                                   const float *w, const float *bias, float *out) {
     const ptrdiff_t H = (ptrdiff_t)s->h, W = (ptrdiff_t)s->w;
     const ptrdiff_t oH = (ptrdiff_t)s->oh, oW = (ptrdiff_t)s->ow;
     const ptrdiff_t pT = (ptrdiff_t)s->pad_top, pL = (ptrdiff_t)s->pad_left;
-    fdw_strip3 strips[FDW_MAX_STRIPS];
+    fdw_strip1 strips[FDW_MAX_STRIPS];
     for (ptrdiff_t x0 = 0, k = 0; x0 < oW; x0 += 16, k++) {
-        const ptrdiff_t c0 = x0 * S - pL, n = oW - x0;
-        fdw_strip3 *st = &strips[k];
-        st->full = c0 >= 0 && c0 + (S == 1 ? 16 : 32) + 2 <= W && n >= 16;
+        const ptrdiff_t c0 = x0 - pL, n = oW - x0;
+        fdw_strip1 *st = &strips[k];
+        st->full = c0 >= 0 && c0 + 16 + 2 <= W && n >= 16;
         st->store = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
-        for (int kw = 0; kw < 3; kw++) {
-            st->m0[kw] = fdw_mask(c0 + kw, W);
-            st->m1[kw] = fdw_mask(c0 + kw + 16, W);
-        }
+        for (int kw = 0; kw < 3; kw++) st->m[kw] = fdw_mask(c0 + kw, W);
     }
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512 lo = _mm512_set1_ps(s->lo), hi = _mm512_set1_ps(s->hi);
     const int clamp = s->clamp != 0;
     const size_t inPlane = s->h * s->w, outPlane = s->oh * s->ow;
@@ -124,13 +117,13 @@ FDW_INL FDW_T512 void fdw_planes3(const int S, const frugal_dwconv_shape *s, siz
         const __m512 vb = _mm512_set1_ps(bias ? bias[c] : 0.0f);
         if (oW > 32) {
             ptrdiff_t oh = 0;
-            for (; oh + 4 <= oH; oh += 4) fdw_block3(4, x, H, W, oW, oh - pT, pL, wr, vb, strips, even, o + oh * oW, clamp, lo, hi);
-            for (; oh < oH; oh++) fdw_block3(1, x, H, W, oW, oh - pT, pL, wr, vb, strips, even, o + oh * oW, clamp, lo, hi);
+            for (; oh + 4 <= oH; oh += 4) fdw_block1(4, x, H, W, oW, oh - pT, pL, wr, vb, strips, o + oh * oW, clamp, lo, hi);
+            for (; oh < oH; oh++) fdw_block1(1, x, H, W, oW, oh - pT, pL, wr, vb, strips, o + oh * oW, clamp, lo, hi);
             continue;
         }
         for (ptrdiff_t x0 = 0, k = 0; x0 < oW; x0 += 16, k++) {
-            if (strips[k].full) fdw_column3(S, 1, x, H, W, oH, oW, pT, x0 * S - pL, wr, vb, &strips[k], even, o + x0, clamp, lo, hi);
-            else fdw_column3(S, 0, x, H, W, oH, oW, pT, x0 * S - pL, wr, vb, &strips[k], even, o + x0, clamp, lo, hi);
+            if (strips[k].full) fdw_column1(1, x, H, W, oH, oW, pT, x0 - pL, wr, vb, &strips[k], o + x0, clamp, lo, hi);
+            else fdw_column1(0, x, H, W, oH, oW, pT, x0 - pL, wr, vb, &strips[k], o + x0, clamp, lo, hi);
         }
     }
 }
@@ -316,7 +309,7 @@ FDW_T512 int frugal_dwconv_planes_avx512(const frugal_dwconv_shape *s, size_t co
     if (s->kw > FDW_MAX_KW || (s->sw != 1 && s->sw != 2)) return 0;
     const int k3 = s->kh == 3 && s->kw == 3 && s->dh == 1 && s->dw == 1 && s->sh == s->sw;
     if (k3 && s->ow <= 16 * FDW_MAX_STRIPS) {
-        if (s->sw == 1) fdw_planes3(1, s, count, in, w, bias, out);
+        if (s->sw == 1) fdw_planes3s1(s, count, in, w, bias, out);
         else fdw_planes3s2(s, count, in, w, bias, out);
         return 1;
     }
