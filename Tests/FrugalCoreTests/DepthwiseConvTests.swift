@@ -86,6 +86,66 @@ import Testing
         }
     }
 
+    @Test func blocked3x3AllSmallSizes() throws {
+        // 3x3 undilated with equal strides: the blocked AVX-512 paths (four output rows at a
+        // time and their tails; stride 2 through even/odd scratch lines) and, for outputs at
+        // most 8 wide from inputs at most 16, the two-rows-per-vector narrow kernel. Every
+        // size 1...20 with asymmetric pads, bias/no bias, clamp/no clamp, two images of three
+        // channels (runs of channels per call), one and two threads.
+        var seed: UInt64 = 100
+        for isa in Self.isas {
+            for h in 1...20 {
+                for w in 1...20 {
+                    for s in 1...2 {
+                        let pads = [(h + w) % 3, (h * w) % 2, (h + 2 * w) % 2, w % 3]
+                        if h + pads[0] + pads[2] < 3 || w + pads[1] + pads[3] < 3 { continue }
+                        let cs = ConvCase(n: 2, c: 3, h: h, w: w, m: 3, kh: 3, kw: 3, stride: (s, s), pads: pads, groups: 3,
+                                          bias: w % 4 != 0, clamp: (h + w) % 2 == 0 ? .relu6 : nil)
+                        try check(cs, isa: isa, seed: seed, pool: (h + w) % 3 == 0 ? testPool : nil)
+                        seed += 1
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func narrowPlanesOtherKernels() throws {
+        // The narrow kernel takes any kernel, stride and dilation when output rows are at most
+        // 8 and input rows at most 16 wide; and wider rows of the same shapes (strip paths).
+        var seed: UInt64 = 900
+        for isa in Self.isas {
+            for (kh, kw) in [(5, 5), (1, 3), (2, 4), (3, 1), (3, 3)] {
+                for (sh, sw) in [(1, 1), (2, 2), (3, 2), (1, 3), (2, 1)] {
+                    for (dh, dw) in [(1, 1), (2, 2), (1, 3)] {
+                        for (h, w) in [(7, 7), (9, 16), (14, 14), (5, 11), (16, 3), (11, 30)] {
+                            let pads = [kh / 2, (kw + 1) / 2, (kh - 1) / 2, kw / 2]
+                            if h + pads[0] + pads[2] < (kh - 1) * dh + 1 || w + pads[1] + pads[3] < (kw - 1) * dw + 1 { continue }
+                            let cs = ConvCase(n: 1, c: 4, h: h, w: w, m: 4, kh: kh, kw: kw, stride: (sh, sw), dil: (dh, dw),
+                                              pads: pads, groups: 4, clamp: seed % 2 == 0 ? .relu6 : nil)
+                            try check(cs, isa: isa, seed: seed, pool: nil)
+                            seed += 1
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func wideStride2AndThreadedRuns() throws {
+        for isa in Self.isas {
+            // Output rows of 128 (the widest the stride-2 scratch lines take) and past it.
+            for w in [255, 256, 257, 290] {
+                try check(ConvCase(n: 1, c: 2, h: 9, w: w, m: 2, kh: 3, kw: 3, stride: (2, 2), pads: [1, 0, 2, 1], groups: 2,
+                                   clamp: .relu6), isa: isa, seed: UInt64(w), pool: nil)
+            }
+            // Enough work for several threaded chunks, whose bounds fall inside images.
+            try check(ConvCase(n: 3, c: 8, h: 40, w: 40, m: 8, kh: 3, kw: 3, stride: (1, 1), pads: [1, 1, 1, 1], groups: 8,
+                               clamp: .relu6), isa: isa, seed: 11, pool: testPool)
+            try check(ConvCase(n: 3, c: 7, h: 41, w: 43, m: 7, kh: 3, kw: 3, stride: (2, 2), pads: [0, 1, 1, 0], groups: 7),
+                      isa: isa, seed: 12, pool: testPool)
+        }
+    }
+
     @Test func randomShapes() throws {
         var rng = TestRNG(seed: 2024)
         for i in 0..<60 {

@@ -23,11 +23,13 @@ typedef struct frugal_dwconv_shape {
     float lo, hi;
 } frugal_dwconv_shape;
 
-// AVX-512: 16 outputs per vector, masked loads at the plane's edges. Handles sw of 1 and 2
-// with kw up to 32 (any kernel height, dilation and padding); returns 0 without writing
-// when it does not handle the shape (or this build has no AVX-512), 1 when it wrote the plane.
-int frugal_dwconv_plane_avx512(const frugal_dwconv_shape *s, const float *in, const float *w,
-                               float bias, float *out);
+// AVX-512, `count` consecutive channels: plane i reads in + i*h*w and w + i*kh*kw, adds
+// bias[i] (bias NULL: 0) and writes out + i*oh*ow. Handles sw of 1 and 2 with kw up to 32
+// (any kernel height, dilation and padding), and any stride when output rows are at most 8
+// wide and input rows at most 16; returns 0 without writing when it does not handle the
+// shape (or this build has no AVX-512), 1 when it wrote the planes.
+int frugal_dwconv_planes_avx512(const frugal_dwconv_shape *s, size_t count, const float *in,
+                                const float *w, const float *bias, float *out);
 // Plain C, any shape: interior columns without bounds tests, edges with them.
 void frugal_dwconv_plane_portable(const frugal_dwconv_shape *s, const float *in,
                                   const float *w, float bias, float *out);
