@@ -26,6 +26,8 @@ struct BenchKernels: ParsableCommand {
     var threads: Int?
     @Flag(help: "Instead of square GEMMs, time the GEMM-based layer shapes of MobileNetV2 at batch 1 (pointwise convolutions, the 3x3 stem, the classifier) as the engine runs them; JSON {\"conv_shapes\":[{name,m,k,n,threads,median_us,best_us,median_gflops}],\"kernels\"}.")
     var convShapes = false
+    @Option(help: "With --conv-shapes: pack the pointwise weights as 'rows' (output positions in the vector lanes) or 'columns' (output channels in the lanes) instead of the engine's choice.")
+    var weightLayout: String?
     @Flag(help: "Print one JSON object: {\"fp32_gemm\":[{m,n,k,threads,gflops,median_gflops}],\"int8_gemm\":[{m,n,k,threads,gops,median_gops}],\"kernels\"}.")
     var json = false
 
@@ -34,6 +36,9 @@ struct BenchKernels: ParsableCommand {
             throw ValidationError("--sizes takes comma-separated integers from 1 to 8192, e.g. 256,512,1024")
         }
         if let t = threads, t < 1 || t > 1024 { throw ValidationError("--threads must be from 1 to 1024") }
+        if let l = weightLayout, l != "rows" && l != "columns" {
+            throw ValidationError("--weight-layout takes 'rows' or 'columns', got '\(l)'")
+        }
     }
 
     var parsedSizes: [Int]? {
@@ -86,7 +91,8 @@ extension BenchKernels {
         }
         for shape in ConvShapeBenchmark.mobileNetV2 {
             for t in threadCounts {
-                let r = ConvShapeBenchmark.run(shape, threads: t)
+                let layout: GEMM.PackedA.Layout? = weightLayout.map { $0 == "rows" ? .rowPanels : .columnPanels }
+                let r = ConvShapeBenchmark.run(shape, threads: t, layout: layout)
                 let med = r.medianSeconds * 1e6, best = r.bestSeconds * 1e6
                 if json {
                     rows.append(["name": JSON(shape.name), "m": JSON(shape.m), "k": JSON(shape.k), "n": JSON(shape.n),

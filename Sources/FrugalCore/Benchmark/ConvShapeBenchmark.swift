@@ -1,8 +1,9 @@
 import Foundation
 
 /// Times the GEMM-based layers of MobileNetV2 (batch 1) one shape at a time, as the engine
-/// runs them: weights packed once outside the timed region, bias and ReLU6 in the epilogue,
-/// the residual projections accumulating. `frugal bench kernels --conv-shapes` reports them.
+/// runs them: weights packed once outside the timed region and evicted from the caches before
+/// each run (the input is read back in), bias and ReLU6 in the epilogue, the residual
+/// projections accumulating. `frugal bench kernels --conv-shapes` reports them.
 public enum ConvShapeBenchmark {
     /// One layer shape: a convolution (pointwise or the 3x3 stem) or the classifier Gemm.
     public struct Shape: Sendable {
@@ -62,8 +63,10 @@ public enum ConvShapeBenchmark {
 
     /// Times `shape` on `threads` threads: one warm-up, then at least `minimumRepetitions` runs
     /// and `minimumSeconds`.
-    public static func run(_ shape: Shape, threads: Int, minimumSeconds: Double = 0.3,
-                           minimumRepetitions: Int = 20) -> Result {
+    /// `layout` forces the packing of a pointwise layer's weights (nil: the engine's choice,
+    /// `Conv2DDescriptor.weightLayout`).
+    public static func run(_ shape: Shape, threads: Int, layout: GEMM.PackedA.Layout? = nil,
+                           minimumSeconds: Double = 0.2, minimumRepetitions: Int = 20) -> Result {
         let pool = ThreadPool(threadCount: threads)
         var rng = SplitMix64(seed: UInt64(shape.m * 31 + shape.k))
         var owned: [UnsafeMutablePointer<Float>] = []
@@ -75,18 +78,37 @@ public enum ConvShapeBenchmark {
             return p
         }
         let w = buffer(shape.m * shape.k), bias = buffer(shape.m)
+        // As in a model run, the weights come from outside L2 (the other layers' weights
+        // evicted them) while the input was just written by the previous layer.
+        let evictCount = 8 << 20, evict = buffer(evictCount)
+        var input: (UnsafeMutablePointer<Float>, Int) = (evict, 0)
+        let prepare = {
+            for i in stride(from: 0, to: evictCount, by: 16) { evict[i] += 1 }
+            var s: Float = 0
+            for i in stride(from: 0, to: input.1, by: 16) { s += input.0[i] }
+            if s == .infinity { evict[0] = s }
+        }
         let body: () -> Void
         if let d = shape.conv {
             let x = buffer(d.inChannels * d.inHeight * d.inWidth), y = buffer(shape.m * shape.n)
+            input = (x, d.inChannels * d.inHeight * d.inWidth)
             let packed = Conv2D.packWeights(d, weight: w, pool: pool)
             let acc = shape.accumulate
-            body = {
+            if d.path == .pointwise, let layout {
+                // The pointwise path's one GEMM, with the weights packed as asked.
+                let a = GEMM.PackedA(m: shape.m, k: shape.k, a: w, lda: shape.k, layout: layout, pool: pool)
+                body = {
+                    GEMM.sgemm(a: a, n: shape.n, b: x, ldb: shape.n, c: y, ldc: shape.n, accumulate: acc,
+                               bias: .perRow(bias), clamp: acc ? nil : 0...6, pool: pool)
+                }
+            } else { body = {
                 Conv2D.forward(d, input: x, weight: w, bias: bias, output: y, clamp: acc ? nil : .relu6,
                                pool: pool, packedWeights: packed, accumulate: acc)
-            }
+            } }
         } else {
             // The classifier: x[n x k] · W[m x k]^T + bias, W packed once as the engine does.
             let x = buffer(shape.n * shape.k), y = buffer(shape.n * shape.m)
+            input = (x, shape.n * shape.k)
             let packed = GEMM.PackedB(k: shape.k, n: shape.m, b: w, ldb: shape.k, transB: true, pool: pool)
             body = {
                 GEMM.sgemm(m: shape.n, a: x, lda: shape.k, b: packed, c: y, ldc: shape.m,
@@ -99,6 +121,7 @@ public enum ConvShapeBenchmark {
         while times.count < minimumRepetitions
             || Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 < minimumSeconds
         {
+            prepare()
             let t0 = DispatchTime.now().uptimeNanoseconds
             body()
             times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
