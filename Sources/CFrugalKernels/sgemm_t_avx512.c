@@ -30,6 +30,12 @@ T_INL T_T512 void t512_tile(const int R, const int S, const int NV, size_t mr, s
             acc[s][j][1] = _mm512_setzero_ps();
         }
     const ptrdiff_t pf = ep->prefetch;
+    // A residual in C is read back by the epilogue: start fetching its rows now.
+    if (ep->flags & FRUGAL_SGEMM_ACCUMULATE)
+        for (size_t r = 0; r < mr; r++) {
+            _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
+            _mm_prefetch((const char *)(c + r * ldc + R - 1), _MM_HINT_T0);
+        }
 
 #define T512_STEP(s)                                                                   \
     do {                                                                               \

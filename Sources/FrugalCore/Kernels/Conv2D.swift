@@ -120,10 +120,18 @@ public struct Conv2DDescriptor: Sendable, Equatable {
     /// splitting every image's GEMM over the threads (a barrier per GEMM block). Measured
     /// together with the residual fold (Fusions.fuseResidualAdds) on MobileNetV2 batch 8,
     /// 2 threads, on a loaded machine: 335-371 ms -> 276-280 ms median.
-    /// Most output positions for which a pointwise convolution puts the output channels in the
+    /// Output positions up to which a pointwise convolution puts the output channels in the
     /// vector lanes (weights packed in column panels, GEMMDriverLanes.swift) rather than the
-    /// positions: 7x7 maps (49 positions fill 77 % of 4 x 16 lanes).
-    static let channelLanesMaxPositions = 64
+    /// positions: on 7x7 maps 49 positions fill 77 % of 4 x 16 lanes.
+    static let channelLanesSmallMap = 64
+    /// Up to this many positions, also when the reduction is at least `channelLanesMinDepth`
+    /// deep: reading the input in place instead of packing it measured faster there
+    /// (MobileNetV2 profiles, 1 thread: 14x14 and 28x28 projections 10-25 %), but slower
+    /// for the short expands (32 -> 192 on 28x28: +30 %).
+    static let channelLanesMaxPositions = 1024
+    /// Larger maps too when few output channels are made from many inputs (projections such
+    /// as 144 -> 24 on 56x56: the input is read once, in place, for one or two panels).
+    static let channelLanesFewRows = 32, channelLanesMinDepth = 64
 
     /// The layout ``Conv2D/packWeights(_:weight:pool:)`` packs this convolution's weights in:
     /// column panels (output channels in the lanes) for pointwise convolutions on small maps
@@ -131,7 +139,9 @@ public struct Conv2DDescriptor: Sendable, Equatable {
     public var weightLayout: GEMM.PackedA.Layout {
         let isa = KernelISA.best
         guard path == .pointwise, isa == .avx512 || isa == .avx512Vnni else { return .rowPanels }
-        return outHeight * outWidth <= Self.channelLanesMaxPositions ? .columnPanels : .rowPanels
+        let positions = outHeight * outWidth, deep = groupInChannels >= Self.channelLanesMinDepth
+        if positions <= Self.channelLanesSmallMap || deep && positions <= Self.channelLanesMaxPositions { return .columnPanels }
+        return deep && groupOutChannels <= Self.channelLanesFewRows ? .columnPanels : .rowPanels
     }
 
     func parallelOverGroups(threads: Int) -> Bool { threads > 1 && batch * groups >= threads && (groups > 1 || batch > 1) }
