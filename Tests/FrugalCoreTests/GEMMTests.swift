@@ -132,7 +132,8 @@ private let pool3 = ThreadPool(threadCount: 3)
         // blocked (m > 192), several k blocks (k > 512) and n blocks (n > 4096).
         var seed: UInt64 = 500
         let shapes = [(1, 5, 3), (5, 40, 7), (12, 33, 64), (13, 97, 13), (24, 100, 144), (100, 49, 600),
-                      (192, 70, 33), (193, 49, 160), (300, 17, 700), (200, 4200, 9), (37, 5000, 20), (7, 0, 5), (9, 8, 0)]
+                      (192, 70, 33), (193, 49, 160), (300, 17, 700), (200, 4200, 9), (37, 5000, 20), (7, 0, 5), (9, 8, 0),
+                      (20, 70, 1100), (17, 130, 40), (24, 3136, 16)]  // narrow with B read in place: <= 2 row panels
         for (m, n, k) in shapes {
             for (transA, transB) in [(false, false), (true, false), (false, true)] {
                 for pool in [pool1, pool3] {

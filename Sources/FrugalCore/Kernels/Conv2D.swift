@@ -129,9 +129,7 @@ public struct Conv2DDescriptor: Sendable, Equatable {
     /// (MobileNetV2 profiles, 1 thread: 14x14 and 28x28 projections 10-25 %), but slower
     /// for the short expands (32 -> 192 on 28x28: +30 %).
     static let channelLanesMaxPositions = 1024
-    /// Larger maps too when few output channels are made from many inputs (projections such
-    /// as 144 -> 24 on 56x56: the input is read once, in place, for one or two panels).
-    static let channelLanesFewRows = 32, channelLanesMinDepth = 64
+    static let channelLanesMinDepth = 64
 
     /// The layout ``Conv2D/packWeights(_:weight:pool:)`` packs this convolution's weights in:
     /// column panels (output channels in the lanes) for pointwise convolutions on small maps
@@ -140,8 +138,10 @@ public struct Conv2DDescriptor: Sendable, Equatable {
         let isa = KernelISA.best
         guard path == .pointwise, isa == .avx512 || isa == .avx512Vnni else { return .rowPanels }
         let positions = outHeight * outWidth, deep = groupInChannels >= Self.channelLanesMinDepth
-        if positions <= Self.channelLanesSmallMap || deep && positions <= Self.channelLanesMaxPositions { return .columnPanels }
-        return deep && groupOutChannels <= Self.channelLanesFewRows ? .columnPanels : .rowPanels
+        // (Larger maps: row panels; with 1-2 of them, e.g. 144 -> 24 on 56x56, the GEMM reads
+        // the input in place, SGEMMDriver.directRowPanels, which measured faster still.)
+        return positions <= Self.channelLanesSmallMap || deep && positions <= Self.channelLanesMaxPositions
+            ? .columnPanels : .rowPanels
     }
 
     func parallelOverGroups(threads: Int) -> Bool { threads > 1 && batch * groups >= threads && (groups > 1 || batch > 1) }
