@@ -59,6 +59,9 @@ func referenceConv(_ cs: ConvCase, _ x: [Float], _ wt: [Float], _ b: [Float]?) -
         try check(ConvCase(n: 1, c: 3, h: 1, w: 1, m: 2, kh: 1, kw: 1, pads: [1, 1, 1, 1]))  // 1x1 padded: im2col
         try check(ConvCase(n: 2, c: 3, h: 8, w: 8, m: 5, kh: 1, kw: 1, stride: (2, 2)))  // strided 1x1
         try check(ConvCase(n: 1, c: 1, h: 5, w: 5, m: 1, kh: 5, kw: 5))  // kernel == input
+        // Shallow reductions (K <= 64) unfold 4 panels at a time: 380 positions = 128 + 128 + 124.
+        try check(ConvCase(n: 2, c: 3, h: 40, w: 37, m: 32, kh: 3, kw: 3, stride: (2, 2), pads: [1, 1, 1, 1], clamp: .relu6))
+        try check(ConvCase(n: 1, c: 7, h: 9, w: 31, m: 13, kh: 3, kw: 3, stride: (1, 2), pads: [0, 1, 0, 1]), pool: nil)
     }
 
     @Test func pointwiseGEMM() throws {

@@ -171,6 +171,12 @@ import Testing
             ConvCase(n: 2, c: 5, h: 11, w: 13, m: 17, kh: 3, kw: 3, stride: (2, 2), pads: [1, 1, 1, 1], bias: false),  // im2col
             ConvCase(n: 1, c: 8, h: 6, w: 6, m: 4, kh: 3, kw: 3, pads: [1, 1, 1, 1], groups: 2, clamp: .relu),
             ConvCase(n: 1, c: 3, h: 1, w: 1, m: 5, kh: 1, kw: 1),                        // m <= MR: single pass
+            // Small maps: output channels in the lanes (column-panel weights) with AVX-512.
+            ConvCase(n: 1, c: 37, h: 7, w: 7, m: 70, kh: 1, kw: 1, clamp: .relu6),
+            ConvCase(n: 3, c: 160, h: 7, w: 7, m: 48, kh: 1, kw: 1),
+            ConvCase(n: 2, c: 12, h: 3, w: 5, m: 64, kh: 1, kw: 1, groups: 2, bias: false),
+            ConvCase(n: 1, c: 8, h: 1, w: 1, m: 33, kh: 1, kw: 1, clamp: .relu),
+            ConvCase(n: 1, c: 9, h: 8, w: 8, m: 20, kh: 1, kw: 1),
         ]
         for (i, cs) in cases.enumerated() {
             var rng = TestRNG(seed: UInt64(40 + i))
@@ -188,6 +194,7 @@ import Testing
                 w.withUnsafeBufferPointer { wp in
                     let packed = Conv2D.packWeights(d, weight: wp.baseAddress!, pool: pool)
                     #expect(packed?.count == cs.groups)
+                    #expect(packed?.first?.layout == d.weightLayout)
                     x.withUnsafeBufferPointer { xp in
                         b.withUnsafeBufferPointer { bp in
                             y.withUnsafeMutableBufferPointer { yp in

@@ -29,6 +29,7 @@ private struct Case {
     var clamp: ClosedRange<Float>? = nil
     var packed = false
     var packedA = false
+    var layoutA = GEMM.PackedA.Layout.rowPanels
 
     /// Returns a failure description, or nil when every element is within tolerance.
     func run(isa: KernelISA, pool: ThreadPool, seed: UInt64) -> String? {
@@ -68,7 +69,8 @@ private struct Case {
                             : bias == .column ? .perColumn(biasp.baseAddress!) : .none
                         if packedA {
                             let pa = GEMM.PackedA(
-                                m: m, k: k, a: ap.baseAddress!, lda: lda, transA: transA, isa: isa, pool: pool)
+                                m: m, k: k, a: ap.baseAddress!, lda: lda, transA: transA, isa: isa, layout: layoutA,
+                                pool: pool)
                             GEMM.sgemm(
                                 a: pa, n: n, b: bp.baseAddress!, ldb: ldb, transB: transB,
                                 c: cp.baseAddress!, ldc: ldc, accumulate: accumulate, bias: gb,
@@ -130,7 +132,8 @@ private let pool3 = ThreadPool(threadCount: 3)
         // blocked (m > 192), several k blocks (k > 512) and n blocks (n > 4096).
         var seed: UInt64 = 500
         let shapes = [(1, 5, 3), (5, 40, 7), (12, 33, 64), (13, 97, 13), (24, 100, 144), (100, 49, 600),
-                      (192, 70, 33), (193, 49, 160), (300, 17, 700), (200, 4200, 9), (37, 5000, 20), (7, 0, 5), (9, 8, 0)]
+                      (192, 70, 33), (193, 49, 160), (300, 17, 700), (200, 4200, 9), (37, 5000, 20), (7, 0, 5), (9, 8, 0),
+                      (20, 70, 1100), (17, 130, 40), (24, 3136, 16)]  // narrow with B read in place: <= 2 row panels
         for (m, n, k) in shapes {
             for (transA, transB) in [(false, false), (true, false), (false, true)] {
                 for pool in [pool1, pool3] {
@@ -141,6 +144,29 @@ private let pool3 = ThreadPool(threadCount: 3)
                     cse.bias = [.none, .row, .column][Int(seed % 3)]
                     cse.clamp = seed % 5 == 0 ? -0.5...0.5 : nil
                     if let f = cse.run(isa: isa, pool: pool, seed: seed) { Issue.record("\(f)"); return }
+                }
+            }
+        }
+    }
+
+    @Test(arguments: isas) func packedAColumnPanels(isa: KernelISA) {
+        // Rows of C in the lanes: row counts around the 16/32-lane panels, column counts
+        // around the 12-column tiles (49 = a 7x7 map), k from 0 to past the prefetch distance.
+        var seed: UInt64 = 900
+        let shapes = [(1, 1, 1), (5, 3, 7), (16, 12, 20), (17, 13, 9), (31, 49, 64), (32, 24, 3), (33, 49, 160),
+                      (64, 25, 0), (70, 1, 33), (100, 49, 700), (160, 97, 40), (48, 200, 17), (7, 0, 5)]
+        for (m, n, k) in shapes {
+            for (transA, transB) in [(false, false), (true, false), (false, true)] {
+                for pool in [pool1, pool3] {
+                    seed += 1
+                    var cse = Case(m: m, n: n, k: k, transA: transA, transB: transB, padA: Int(seed % 3),
+                                   padB: Int(seed % 2), padC: Int(seed % 3))
+                    cse.packedA = true
+                    cse.layoutA = .columnPanels
+                    cse.accumulate = seed % 2 == 0
+                    cse.bias = [.none, .row, .column][Int(seed % 3)]
+                    cse.clamp = seed % 5 < 2 ? -0.5...0.5 : nil
+                    if let f = cse.run(isa: isa, pool: pool, seed: seed) { Issue.record("column panels: \(f)"); return }
                 }
             }
         }

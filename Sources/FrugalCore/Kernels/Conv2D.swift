@@ -120,6 +120,30 @@ public struct Conv2DDescriptor: Sendable, Equatable {
     /// splitting every image's GEMM over the threads (a barrier per GEMM block). Measured
     /// together with the residual fold (Fusions.fuseResidualAdds) on MobileNetV2 batch 8,
     /// 2 threads, on a loaded machine: 335-371 ms -> 276-280 ms median.
+    /// Output positions up to which a pointwise convolution puts the output channels in the
+    /// vector lanes (weights packed in column panels, GEMMDriverLanes.swift) rather than the
+    /// positions: on 7x7 maps 49 positions fill 77 % of 4 x 16 lanes.
+    static let channelLanesSmallMap = 64
+    /// Up to this many positions, also when the reduction is at least `channelLanesMinDepth`
+    /// deep: reading the input in place instead of packing it measured faster there
+    /// (MobileNetV2 profiles, 1 thread: 14x14 and 28x28 projections 10-25 %), but slower
+    /// for the short expands (32 -> 192 on 28x28: +30 %).
+    static let channelLanesMaxPositions = 1024
+    static let channelLanesMinDepth = 64
+
+    /// The layout ``Conv2D/packWeights(_:weight:pool:)`` packs this convolution's weights in:
+    /// column panels (output channels in the lanes) for pointwise convolutions on small maps
+    /// with AVX-512, else row panels.
+    public var weightLayout: GEMM.PackedA.Layout {
+        let isa = KernelISA.best
+        guard path == .pointwise, isa == .avx512 || isa == .avx512Vnni else { return .rowPanels }
+        let positions = outHeight * outWidth, deep = groupInChannels >= Self.channelLanesMinDepth
+        // (Larger maps: row panels; with 1-2 of them, e.g. 144 -> 24 on 56x56, the GEMM reads
+        // the input in place, SGEMMDriver.directRowPanels, which measured faster still.)
+        return positions <= Self.channelLanesSmallMap || deep && positions <= Self.channelLanesMaxPositions
+            ? .columnPanels : .rowPanels
+    }
+
     func parallelOverGroups(threads: Int) -> Bool { threads > 1 && batch * groups >= threads && (groups > 1 || batch > 1) }
 }
 
@@ -220,8 +244,9 @@ public enum Conv2D {
     /// Whether `packed` (from ``packWeights(_:weight:pool:)``) holds a weight shaped for `d`:
     /// one Mg × K matrix per group.
     public static func weightsFit(_ packed: [GEMM.PackedA], _ d: Conv2DDescriptor) -> Bool {
-        let K = d.groupInChannels * d.kernelHeight * d.kernelWidth
-        return packed.count == max(d.groups, 1) && packed.allSatisfy { $0.m == d.groupOutChannels && $0.k == K }
+        let K = d.groupInChannels * d.kernelHeight * d.kernelWidth, layout = d.weightLayout
+        return packed.count == max(d.groups, 1)
+            && packed.allSatisfy { $0.m == d.groupOutChannels && $0.k == K && $0.layout == layout }
     }
 
     /// The weights [M, C/groups, kH, kW] of a pointwise or general convolution packed once per
@@ -233,7 +258,10 @@ public enum Conv2D {
     public static func packWeights(_ d: Conv2DDescriptor, weight: UnsafePointer<Float>, pool: ThreadPool? = nil) -> [GEMM.PackedA]? {
         guard d.takesPackedWeights, d.groupInChannels > 0 else { return nil }
         let Mg = d.groupOutChannels, K = d.groupInChannels * d.kernelHeight * d.kernelWidth
-        return (0..<d.groups).map { g in GEMM.PackedA(m: Mg, k: K, a: weight + g * Mg * K, lda: max(K, 1), pool: pool) }
+        let layout = d.weightLayout
+        return (0..<d.groups).map { g in
+            GEMM.PackedA(m: Mg, k: K, a: weight + g * Mg * K, lda: max(K, 1), layout: layout, pool: pool)
+        }
     }
 
     /// Adds `bias[r]` to row `r` of a `rows` x `rowLength` block and clamps it.

@@ -14,6 +14,9 @@ import CFrugalKernels
 enum ConvPanels {
     /// Below this many multiply-adds a convolution runs on the calling thread only.
     static let parallelThreshold = 1 << 16
+    /// Up to this reduction depth, `groupedPanels` panels are unfolded together.
+    static let groupedDepth = 64
+    static let groupedPanels = 4
 
     /// Convolves as ``Conv2D/forward(_:input:weight:bias:output:clamp:workspace:workspaceCount:pool:packedWeights:accumulate:)``
     /// with the weight already packed (`Conv2D.weightsFit(packed, d)`); `d` has at least one input channel.
@@ -28,7 +31,12 @@ enum ConvPanels {
         let HW = d.inHeight * d.inWidth, oHW = d.outHeight * d.outWidth
         let N = d.batch
         if N == 0 || Mg == 0 || oHW == 0 || K == 0 { return }
-        let panelsPerImage = (oHW + nr - 1) / nr
+        // Shallow reductions (the stem's 3 x 3 x 3) unfold 4 panels at a time, row-major with
+        // rows of 4 x NR, which the kernels read in place (DIRECT_B): the per-row work of the
+        // unfolding is shared by 4 panels.
+        let group = K <= groupedDepth ? groupedPanels : 1
+        let width = group * nr
+        let panelsPerImage = (oHW + width - 1) / width
         let total = N * G * panelsPerImage
         let kBlocks = (K + kernel.kc - 1) / kernel.kc
         let kcStep = (K + kBlocks - 1) / kBlocks
@@ -55,7 +63,7 @@ enum ConvPanels {
 
         let ws = SGEMMWorkspace.take()
         defer { SGEMMWorkspace.recycle(ws) }
-        for s in 0..<min(threads, tasks) { ws.reserve(slot: 1 + s, count: kcStep * nr) }
+        for s in 0..<min(threads, tasks) { ws.reserve(slot: 1 + s, count: kcStep * width) }
         SGEMMDriver.parallel(tasks, threads > 1 ? pool : nil) { t in
             let (lo, hi) = SGEMMDriver.split(items, tasks, t)
             let slot = ws.acquireSlot()
@@ -69,21 +77,27 @@ enum ConvPanels {
                 let x = input + (n * d.inChannels + g * Cg) * HW
                 let y = output + (n * d.outChannels + g * Mg) * oHW
                 let a = packed[g].panel(row: 0, depth: 0)
-                let j0 = q * nr, w = min(nr, oHW - j0)
+                let j0 = q * width, w = min(width, oHW - j0)
                 var pc = 0
                 while pc < K {
                     let kc = min(kcStep, K - pc)
-                    Im2Col.unfoldPanel(d, channels: x, p0: pc, kc: kc, j0: j0, width: w, into: panel, stride: nr)
+                    Im2Col.unfoldPanel(d, channels: x, p0: pc, kc: kc, j0: j0, width: w, into: panel, stride: width)
                     e.flags = pc + kc == K ? finalFlags : 0
                     if pc > 0 { e.flags |= UInt32(FRUGAL_SGEMM_ACCUMULATE) }
-                    var i = r0 * mr
-                    while i < min(Mg, r1 * mr) {
-                        let rows = min(mr, Mg - i)
-                        if let bias { e.bias = bias + g * Mg + i }
-                        kernel.tile(
-                            mr: rows, nr: w, kc: kc, a: a + i * K + pc * rows, b: panel, ldb: nr,
-                            c: y + i * oHW + j0, ldc: oHW, epilogue: &e)
-                        i += mr
+                    if group > 1 { e.flags |= UInt32(FRUGAL_SGEMM_DIRECT_B) }
+                    var jr = 0
+                    while jr < w {
+                        let wr = min(nr, w - jr)
+                        var i = r0 * mr
+                        while i < min(Mg, r1 * mr) {
+                            let rows = min(mr, Mg - i)
+                            if let bias { e.bias = bias + g * Mg + i }
+                            kernel.tile(
+                                mr: rows, nr: wr, kc: kc, a: a + i * K + pc * rows, b: panel + jr, ldb: width,
+                                c: y + i * oHW + j0 + jr, ldc: oHW, epilogue: &e)
+                            i += mr
+                        }
+                        jr += nr
                     }
                     pc += kc
                 }

@@ -32,6 +32,10 @@ enum SGEMMDriver {
     static let narrowGroup = 4
     /// Depth of the k blocks when small-m products read B in place.
     static let directKC = 8
+    /// Up to this many row panels, the narrow path reads B in place instead of packing it,
+    /// prefetching `directPrefetchRows` rows ahead.
+    static let directRowPanels = 2
+    static let directPrefetchRows = 8
 
     static func run(
         m: Int, n: Int, k: Int, a: SGEMMOperandA, b: SGEMMSourceB,
@@ -212,6 +216,13 @@ enum SGEMMDriver {
                 for s in 0..<threads { ws.reserve(slot: 1 + s, count: kcStep * nr * SGEMMDriver.narrowGroup) }
             }
             let aPack = ws.buffer(0)
+            // With at most `directRowPanels` row panels, a packed B panel would feed only one or
+            // two tiles: the kernels read B in place instead (rows prefetched ahead).
+            var directB = SGEMMOperandB(base: aPack, ld: 0, trans: false), direct = false
+            if case .plain(let ob) = b, !ob.trans, rowPanels <= SGEMMDriver.directRowPanels {
+                directB = ob
+                direct = true
+            }
             var jc = 0
             while jc < n {
                 let nc = min(ncStep, n - jc)
@@ -233,6 +244,12 @@ enum SGEMMDriver {
                         let (q0, q1) = SGEMMDriver.split(colPanels, tasks, t)
                         let slot = ws.acquireSlot()
                         var e = base
+                        var ldb = nr
+                        if direct {
+                            e.flags |= UInt32(FRUGAL_SGEMM_DIRECT_B)
+                            e.prefetch = SGEMMDriver.directPrefetchRows * directB.ld
+                            ldb = directB.ld
+                        }
                         var g = q0
                         while g < q1 {
                             // A group of panels packed together, row by row (sequential reads).
@@ -242,6 +259,9 @@ enum SGEMMDriver {
                             case .packed(let pb):
                                 bGroup = pb.panel((jc / nr) + g) + pc * nr
                                 groupStride = pb.panelStride
+                            case .plain(let ob) where direct:
+                                bGroup = ob.base + pc * ob.ld + jc + g * nr
+                                groupStride = nr
                             case .plain(let ob):
                                 let buf = ws.buffer(1 + slot)
                                 let j0 = jc + g * nr
@@ -259,7 +279,7 @@ enum SGEMMDriver {
                                     tileEpilogue(&e, i: ir, j: j)
                                     let ap = packedA?.panel(row: ir, depth: pc) ?? UnsafePointer(aPack + ir * kc)
                                     kernel.tile(
-                                        mr: min(mr, m - ir), nr: w, kc: kc, a: ap, b: bp, ldb: nr,
+                                        mr: min(mr, m - ir), nr: w, kc: kc, a: ap, b: bp, ldb: ldb,
                                         c: c + ir * ldc + j, ldc: ldc, epilogue: &e)
                                     ir += mr
                                 }

@@ -143,9 +143,21 @@ extension Im2Col {
                         copy(out + a, src + a, b - a)
                     } else {
                         if a > ow0 { (out + ow0).update(repeating: 0, count: a - ow0) }
-                        var i = a &* sW
-                        for ow in a..<b {
+                        var ow = a, i = a &* sW
+                        if sW == 2 {
+                            // 8 outputs at a time: the even elements of 16 inputs. The last
+                            // element loaded (i + 15) stays below the last one needed, 2(b-1).
+                            let s = UnsafeRawPointer(src), o = UnsafeMutableRawPointer(out)
+                            while ow &+ 8 < b {
+                                let v = s.loadUnaligned(fromByteOffset: i &* 4, as: SIMD16<Float>.self)
+                                o.storeBytes(of: v.evenHalf, toByteOffset: ow &* 4, as: SIMD8<Float>.self)
+                                ow &+= 8
+                                i &+= 16
+                            }
+                        }
+                        while ow < b {
                             out[ow] = src[i]
+                            ow &+= 1
                             i &+= sW
                         }
                     }
