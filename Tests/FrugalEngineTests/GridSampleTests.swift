@@ -9,9 +9,6 @@ import Testing
 @Suite struct GridSampleTests {
     @Test(.enabled(if: ORTOracle.isAvailable, "needs .venv with onnxruntime (scripts/setup_python.sh)"))
     func everyModeAgreesWithONNXRuntime() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("frugal-gs-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
         let script = """
             import sys, itertools, numpy as np, onnx, onnxruntime as ort
             from onnx import helper as h, TensorProto as T
@@ -29,18 +26,17 @@ import Testing
                 np.save(f"{d}/{tag}.out.npy", y)
                 print(tag)
             """
-        let r = try ORTOracle.runPython(["-c", script, dir.path])
-        try #require(r.status == 0, "model generation failed:\n\(r.output)")
-        let tags = r.output.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
-        #expect(tags.count == 20)
-        let feeds = ["x": try NPY.read(path: dir.appendingPathComponent("x.npy").path),
-                     "g": try NPY.read(path: dir.appendingPathComponent("g.npy").path)]
-        for tag in tags {
-            let ours = try Session(graph: try ONNXImporter.load(path: dir.appendingPathComponent("\(tag).onnx").path)).run(feeds)[0]
-            let theirs = try NPY.read(path: dir.appendingPathComponent("\(tag).out.npy").path)
-            #expect(ours.shape == theirs.shape, "\(tag)")
-            let worst = zip(ours.floatScalars(), theirs.floatScalars()).map { abs($0 - $1) }.max() ?? 0
-            #expect(worst <= 1e-4, "\(tag): max |diff| \(worst)")
+        try ORTOracle.withScript(script) { dir, tags in
+            #expect(tags.count == 20)
+            let feeds = ["x": try NPY.read(path: dir.appendingPathComponent("x.npy").path),
+                         "g": try NPY.read(path: dir.appendingPathComponent("g.npy").path)]
+            for tag in tags {
+                let ours = try Session(graph: try ONNXImporter.load(path: dir.appendingPathComponent("\(tag).onnx").path)).run(feeds)[0]
+                let theirs = try NPY.read(path: dir.appendingPathComponent("\(tag).out.npy").path)
+                #expect(ours.shape == theirs.shape, "\(tag)")
+                let worst = zip(ours.floatScalars(), theirs.floatScalars()).map { abs($0 - $1) }.max() ?? 0
+                #expect(worst <= 1e-4, "\(tag): max |diff| \(worst)")
+            }
         }
     }
 }

@@ -63,3 +63,17 @@ func maxRelativeError(_ a: Tensor, _ b: Tensor) -> Float {
     for i in 0..<x.count { worst = max(worst, abs(x[i] - y[i]) / max(abs(y[i]), scale * 1e-3)) }
     return worst
 }
+
+extension ORTOracle {
+    /// Runs `script` with the venv's Python, its one argument a fresh temporary directory that
+    /// `body` then reads (and that is removed afterwards); `body` gets the directory and the
+    /// script's output lines. Fails with the script's output when it fails.
+    static func withScript<R>(_ script: String, _ body: (URL, [String]) throws -> R) throws -> R {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("frugal-oracle-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try runPython(["-c", script, dir.path])
+        guard r.status == 0 else { throw CoreError.invalidArgument("the Python script failed:\n\(r.output)") }
+        return try body(dir, r.output.split(separator: "\n").map(String.init).filter { !$0.isEmpty })
+    }
+}

@@ -166,9 +166,6 @@ import Testing
     /// (QLinearConv, QLinearAdd, QLinearGlobalAveragePool, QGemm, uint8 MaxPool), run by both.
     @Test(.enabled(if: ORTOracle.isAvailable, "needs .venv with onnxruntime (scripts/setup_python.sh)"))
     func onnxRuntimeQOperatorModelAgrees() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("frugal-qop-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
         let script = """
             import sys, numpy as np, onnx
             from onnx import helper as h, numpy_helper as nh, TensorProto as T
@@ -192,20 +189,20 @@ import Testing
                             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
             print(",".join(sorted({n.op_type for n in onnx.load(d + "/q.onnx").graph.node})))
             """
-        let r = try ORTOracle.runPython(["-c", script, dir.path])
-        try #require(r.status == 0, "the quantizer failed:\n\(r.output)")
-        let ops = r.output.split(separator: "\n").last.map(String.init) ?? ""
-        #expect(ops.contains("QLinearAdd") && ops.contains("QGemm") && ops.contains("QLinearGlobalAveragePool"), "ops: \(ops)")
-        var rng = SystemRandomNumberGenerator()
-        let x = try Tensor(shape: [2, 3, 12, 12], scalars: (0..<(2 * 3 * 144)).map { _ in Float.random(in: -2...2, using: &rng) })
-        let model = dir.appendingPathComponent("q.onnx").path
-        let theirs = try ORTOracle.run(model: model, inputs: ["x": x])[0]
-        let ours = try Session(graph: try ONNXImporter.load(path: model)).run(["x": x])[0]
-        #expect(ours.shape == theirs.shape)
-        // The output is dequantized from uint8: allow two quantization steps of its scale
-        // (ties round differently in ONNX Runtime's fixed-point kernels).
-        let range = (theirs.floatScalars().max() ?? 0) - (theirs.floatScalars().min() ?? 0)
-        let worst = zip(ours.floatScalars(), theirs.floatScalars()).map { abs($0 - $1) }.max() ?? 0
-        #expect(worst <= 2 * max(range, 1e-3) / 255 + 1e-6, "max |diff| \(worst), output range \(range)")
+        try ORTOracle.withScript(script) { dir, lines in
+            let ops = lines.last ?? ""
+            #expect(ops.contains("QLinearAdd") && ops.contains("QGemm") && ops.contains("QLinearGlobalAveragePool"), "ops: \(ops)")
+            var rng = SystemRandomNumberGenerator()
+            let x = try Tensor(shape: [2, 3, 12, 12], scalars: (0..<(2 * 3 * 144)).map { _ in Float.random(in: -2...2, using: &rng) })
+            let model = dir.appendingPathComponent("q.onnx").path
+            let theirs = try ORTOracle.run(model: model, inputs: ["x": x])[0]
+            let ours = try Session(graph: try ONNXImporter.load(path: model)).run(["x": x])[0]
+            #expect(ours.shape == theirs.shape)
+            // The output is dequantized from uint8: allow two quantization steps of its scale
+            // (ties round differently in ONNX Runtime's fixed-point kernels).
+            let range = (theirs.floatScalars().max() ?? 0) - (theirs.floatScalars().min() ?? 0)
+            let worst = zip(ours.floatScalars(), theirs.floatScalars()).map { abs($0 - $1) }.max() ?? 0
+            #expect(worst <= 2 * max(range, 1e-3) / 255 + 1e-6, "max |diff| \(worst), output range \(range)")
+        }
     }
 }

@@ -11,9 +11,6 @@ import Testing
 @Suite struct RecurrentOperatorTests {
     @Test(.enabled(if: ORTOracle.isAvailable, "needs .venv with onnxruntime (scripts/setup_python.sh)"))
     func variantsAgreeWithONNXRuntime() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("frugal-rnn-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
         // ONNX Runtime runs layout 0 only: each case is written in layout 0 (run by ONNX
         // Runtime) and in layout 1 (batch-first; expected = ONNX Runtime's outputs transposed).
         let script = """
@@ -58,21 +55,20 @@ import Testing
                     np.save(f"{d}/{name}_l0.out.{i}.npy", r)
                     np.save(f"{d}/{name}_l1.out.{i}.npy", (r.transpose(2, 0, 1, 3) if i == 0 else r.transpose(1, 0, 2)).copy())
             """
-        let r = try ORTOracle.runPython(["-c", script, dir.path])
-        try #require(r.status == 0, "model generation failed:\n\(r.output)")
-        let lines = r.output.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
-        #expect(lines.count == 10)
-        for line in lines {
-            let parts = line.split(separator: " ").map(String.init)
-            let tag = parts[0]
-            var feeds: [String: Tensor] = [:]
-            for k in parts.dropFirst() { feeds[k] = try NPY.read(path: dir.appendingPathComponent("\(tag).in.\(k).npy").path) }
-            let ours = try Session(graph: try ONNXImporter.load(path: dir.appendingPathComponent("\(tag).onnx").path)).run(feeds)
-            for (i, a) in ours.enumerated() {
-                let b = try NPY.read(path: dir.appendingPathComponent("\(tag).out.\(i).npy").path)
-                #expect(a.shape == b.shape, "\(tag) output \(i): \(a.shape) vs \(b.shape)")
-                let worst = zip(a.floatScalars(), b.floatScalars()).map { abs($0 - $1) }.max() ?? 0
-                #expect(worst <= 1e-5, "\(tag) output \(i): max |diff| \(worst)")
+        try ORTOracle.withScript(script) { dir, lines in
+            #expect(lines.count == 10)
+            for line in lines {
+                let parts = line.split(separator: " ").map(String.init)
+                let tag = parts[0]
+                var feeds: [String: Tensor] = [:]
+                for k in parts.dropFirst() { feeds[k] = try NPY.read(path: dir.appendingPathComponent("\(tag).in.\(k).npy").path) }
+                let ours = try Session(graph: try ONNXImporter.load(path: dir.appendingPathComponent("\(tag).onnx").path)).run(feeds)
+                for (i, a) in ours.enumerated() {
+                    let b = try NPY.read(path: dir.appendingPathComponent("\(tag).out.\(i).npy").path)
+                    #expect(a.shape == b.shape, "\(tag) output \(i): \(a.shape) vs \(b.shape)")
+                    let worst = zip(a.floatScalars(), b.floatScalars()).map { abs($0 - $1) }.max() ?? 0
+                    #expect(worst <= 1e-5, "\(tag) output \(i): max |diff| \(worst)")
+                }
             }
         }
     }

@@ -117,36 +117,29 @@ enum EinsumOperator {
         let nOut = output.count, rank = order.count
         var index = [Int](repeating: 0, count: rank)
         var offset = [Int](repeating: 0, count: operands.count)
-        for o in 0..<outCount {
-            var acc: Float = 0
-            if sumCount > 0 {
-                for _ in 0..<sumCount {
-                    var prod: Float = 1
-                    for t in 0..<ptrs.count { prod *= ptrs[t][offset[t]] }
-                    acc += prod
-                    // Next summed index (odometer over the summed letters).
-                    var d = rank - 1
-                    while d >= nOut {
-                        index[d] += 1
-                        for t in 0..<offset.count { offset[t] += strides[t][d] }
-                        if index[d] < dims[d] { break }
-                        for t in 0..<offset.count { offset[t] -= strides[t][d] * dims[d] }
-                        index[d] = 0
-                        d -= 1
-                    }
-                }
-            }
-            yp[o] = acc
-            // Next output index.
-            var d = nOut - 1
-            while d >= 0 {
+        // Odometer over the loop letters lo..<hi (the last fastest), moving the operands'
+        // offsets with it; wraps to all zeros after the last combination.
+        func advance(_ lo: Int, _ hi: Int) {
+            var d = hi - 1
+            while d >= lo {
                 index[d] += 1
                 for t in 0..<offset.count { offset[t] += strides[t][d] }
-                if index[d] < dims[d] { break }
+                if index[d] < dims[d] { return }
                 for t in 0..<offset.count { offset[t] -= strides[t][d] * dims[d] }
                 index[d] = 0
                 d -= 1
             }
+        }
+        for o in 0..<outCount {
+            var acc: Float = 0
+            for _ in 0..<sumCount {
+                var prod: Float = 1
+                for t in 0..<ptrs.count { prod *= ptrs[t][offset[t]] }
+                acc += prod
+                advance(nOut, rank)
+            }
+            yp[o] = acc
+            advance(0, nOut)
         }
         return [y]
     }
