@@ -60,18 +60,24 @@ enum ConvOperators {
         let group: Int
         let attributes: SpatialAttributes
         let outSpatial: [Int]
+        /// Y's shape, [N, M] + outSpatial.
+        let outDims: [Int]
+        /// The node's packed-weight cache (the same object across memos).
+        let packedCache: PackedWeightCache
         let residual: Bool
         let fused: FusedActivation?
         /// The 2-D (or 1-D) kernel descriptor, validated; nil for 3-D.
         let descriptor: Conv2DDescriptor?
 
         init(xShape: Shape, wShape: Shape, group: Int, attributes: SpatialAttributes, outSpatial: [Int],
-             residual: Bool, fused: FusedActivation?, descriptor: Conv2DDescriptor?) {
+             packedCache: PackedWeightCache, residual: Bool, fused: FusedActivation?, descriptor: Conv2DDescriptor?) {
             self.xShape = xShape
             self.wShape = wShape
             self.group = group
             self.attributes = attributes
             self.outSpatial = outSpatial
+            outDims = [xShape[0], wShape[0]] + outSpatial
+            self.packedCache = packedCache
             self.residual = residual
             self.fused = fused
             self.descriptor = descriptor
@@ -109,7 +115,7 @@ enum ConvOperators {
             descriptor = d
         }
         let m = ConvMemo(xShape: x.shape, wShape: w.shape, group: group, attributes: a, outSpatial: outSpatial,
-                         residual: residual, fused: fused, descriptor: descriptor)
+                         packedCache: call.cachedObject("packedA") { PackedWeightCache() }, residual: residual, fused: fused, descriptor: descriptor)
         call.state?.memo = m
         return (m, bias)
     }
@@ -125,13 +131,13 @@ enum ConvOperators {
         let fused = memo.fused
         let clamp = fused?.clampRange.map { OutputClamp(lower: $0.lowerBound, upper: $0.upperBound) }
         // Every path below writes every element of Y.
-        var y = try call.newUninitializedOutput([N, M] + outSpatial)
+        var y = try call.newUninitializedOutput(memo.outDims)
         let yp = y.mutableFloatPointer()
         let pool = call.context.pool
         if let d = memo.descriptor {
             let count = Conv2D.workspaceCount(d, threadCount: pool.threadCount)
             let ws = count > 0 ? call.scratch("conv").floats(count) : nil
-            let packed = packedWeights(call, w, d)
+            let packed = packedWeights(call, w, d, cache: memo.packedCache)
             if let r = residual, r.dtype == .float32, r.shape == y.shape, Conv2D.usesGEMM(d) {
                 // Start from R; the GEMM epilogue adds the product, the bias, then clamps.
                 yp.update(from: r.floatPointer, count: y.elementCount)
@@ -163,9 +169,9 @@ enum ConvOperators {
 
     /// The weights of a pointwise or general 2-D convolution packed once for the micro-kernels
     /// (nil for depthwise, which reads them directly).
-    static func packedWeights(_ call: OpCall, _ w: Tensor, _ d: Conv2DDescriptor) -> [GEMM.PackedA]? {
+    static func packedWeights(_ call: OpCall, _ w: Tensor, _ d: Conv2DDescriptor,
+                              cache: PackedWeightCache) -> [GEMM.PackedA]? {
         guard d.takesPackedWeights else { return nil }
-        let cache = call.cachedObject("packedA") { PackedWeightCache() }
         if let p = cache.packed, let s = cache.source, s.sharesStorage(with: w), Conv2D.weightsFit(p, d) { return p }
         let p = Conv2D.packWeights(d, weight: w.floatPointer, pool: call.context.pool)
         cache.source = w
