@@ -41,10 +41,11 @@ public final class TensorBufferPool: @unchecked Sendable {
     public func uninitializedTensor(_ shape: Shape, dtype: DType = .float32) throws -> Tensor {
         let n = try shape.validated()
         let bytes = try MemoryLimit.checkedByteCount(elements: n, dtype: dtype, what: "a tensor of shape \(shape)")
+        // The list is changed in place in the dictionary (a copy taken out and put back
+        // would reallocate it on every call) and kept when empty, for the next release.
         let reused: TensorStorage? = lock.withLock {
-            guard var list = free[bytes], !list.isEmpty else { return nil }
-            let s = bytes <= Self.oldestFirstBytes ? list.removeFirst() : list.removeLast()
-            free[bytes] = list.isEmpty ? nil : list
+            guard let count = free[bytes]?.count, count > 0 else { return nil }
+            let s = bytes <= Self.oldestFirstBytes ? free[bytes]!.removeFirst() : free[bytes]!.removeLast()
             heldBytes -= bytes
             return s
         }

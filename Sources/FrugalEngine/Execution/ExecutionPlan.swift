@@ -3,13 +3,22 @@ import Foundation
 
 /// The order nodes run in, where each value lives, and when it can be released.
 public final class ExecutionPlan: @unchecked Sendable {
-    struct Step {
+    /// A class so that walking the steps retains one reference, not each field.
+    final class Step {
         let node: Node
         let schema: OperatorSchema
         let inputSlots: [Int?]
         let outputSlots: [Int?]
         /// Slots whose last reader is this step; released after it runs.
         let releases: [Int]
+
+        init(node: Node, schema: OperatorSchema, inputSlots: [Int?], outputSlots: [Int?], releases: [Int]) {
+            self.node = node
+            self.schema = schema
+            self.inputSlots = inputSlots
+            self.outputSlots = outputSlots
+            self.releases = releases
+        }
     }
 
     let steps: [Step]
@@ -104,12 +113,13 @@ public final class ExecutionPlan: @unchecked Sendable {
         var peak = 0
         var timings: [NodeTiming] = []
         if profile { timings.reserveCapacity(steps.count) }
-        for step in steps {
+        let states = context.nodeStates(for: self, count: steps.count)
+        for (index, step) in steps.enumerated() {
             // In a block of its own so that the arguments and results are released before
             // the step's dead values are recycled (a buffer is reused only when unshared).
             do {
                 let args = step.inputSlots.map { $0.flatMap { values[$0] } }
-                let call = OpCall(node: step.node, inputs: args, context: context)
+                let call = OpCall(node: step.node, inputs: args, context: context, state: states[index])
                 let t0 = profile ? DispatchTime.now().uptimeNanoseconds : 0
                 let results = try step.schema.run(call)
                 if profile {

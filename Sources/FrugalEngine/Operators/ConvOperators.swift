@@ -8,7 +8,7 @@ enum ConvOperators {
             // float16: computed in float32, rounded back once.
             guard call.optionalInput(0)?.dtype == .float16 else { return try conv(call) }
             let widened = try call.inputs.map { try $0.map { $0.dtype == .float16 ? try CastOperators.cast($0, to: .float32) : $0 } }
-            let y = try conv(OpCall(node: call.node, inputs: widened, context: call.context))[0]
+            let y = try conv(OpCall(node: call.node, inputs: widened, context: call.context, state: call.state))[0]
             return [try CastOperators.cast(y, to: .float16)]
         },
         OperatorSchema("ConvTranspose", since: 1, dtypes: .floats) { try convTranspose($0) },
@@ -41,18 +41,55 @@ enum ConvOperators {
             }
             outChannels = w.shape[0]
         }
-        var bias: Tensor? = nil
-        if let b = call.optionalInput(2) {
-            guard b.dtype == .float32, b.rank == 1, b.shape[0] == outChannels else {
-                throw call.fail("B has shape \(b.shape) (\(b.dtype)) but must be float32 [\(outChannels)], one value per output channel")
-            }
-            bias = b
-        }
-        return (group, bias)
+        return (group, try checkedBias(call, outChannels: outChannels))
     }
 
-    static func conv(_ call: OpCall) throws -> [Tensor] {
-        let x = try call.floatInput(0, "X"), w = try call.floatInput(1, "W")
+    /// B (input 2) of a Conv-like node, checked: float32, one value per output channel.
+    static func checkedBias(_ call: OpCall, outChannels: Int) throws -> Tensor? {
+        guard let b = call.optionalInput(2) else { return nil }
+        guard b.dtype == .float32, b.rank == 1, b.shape[0] == outChannels else {
+            throw call.fail("B has shape \(b.shape) (\(b.dtype)) but must be float32 [\(outChannels)], one value per output channel")
+        }
+        return b
+    }
+
+    /// What a Conv node derives from its attributes and its X and W shapes, kept in the
+    /// node's state and re-derived when either shape changes.
+    final class ConvMemo {
+        let xShape: Shape, wShape: Shape
+        let group: Int
+        let attributes: SpatialAttributes
+        let outSpatial: [Int]
+        /// Y's shape, [N, M] + outSpatial.
+        let outDims: [Int]
+        /// The node's packed-weight cache (the same object across memos).
+        let packedCache: PackedWeightCache
+        let residual: Bool
+        let fused: FusedActivation?
+        /// The 2-D (or 1-D) kernel descriptor, validated; nil for 3-D.
+        let descriptor: Conv2DDescriptor?
+
+        init(xShape: Shape, wShape: Shape, group: Int, attributes: SpatialAttributes, outSpatial: [Int],
+             packedCache: PackedWeightCache, residual: Bool, fused: FusedActivation?, descriptor: Conv2DDescriptor?) {
+            self.xShape = xShape
+            self.wShape = wShape
+            self.group = group
+            self.attributes = attributes
+            self.outSpatial = outSpatial
+            outDims = [xShape[0], wShape[0]] + outSpatial
+            self.packedCache = packedCache
+            self.residual = residual
+            self.fused = fused
+            self.descriptor = descriptor
+        }
+    }
+
+    /// The memo for X and W: the node's kept one when the shapes match, else a new one
+    /// (checked as before, kept for the next run).
+    static func convMemo(_ call: OpCall, x: Tensor, w: Tensor) throws -> (ConvMemo, Tensor?) {
+        if let m = call.state?.memo as? ConvMemo, m.xShape == x.shape, m.wShape == w.shape {
+            return (m, try checkedBias(call, outChannels: w.shape[0]))
+        }
         let (group, bias) = try checkOperands(call, x: x, w: w, transposed: false)
         let spatial = Array(x.shape.dims[2...])
         let a = try SpatialAttributes(call.node, spatial: spatial, kernel: Array(w.shape.dims[2...]))
@@ -64,27 +101,43 @@ enum ConvOperators {
             }
             outSpatial.append(o)
         }
-        let N = x.shape[0], M = w.shape[0]
-        // A folded residual Add (Fusions.fuseResidualAdds): Y = conv + R, then the activation.
-        let residual: Tensor? = try call.node.int(Fusions.residualKey, default: 0) == 1 ? call.input(3) : nil
-        var residualInEpilogue = false
+        let residual = try call.node.int(Fusions.residualKey, default: 0) == 1
         let fused = try FusedActivation(fusedIn: call.node)
-        let clamp = fused?.clampRange.map { OutputClamp(lower: $0.lowerBound, upper: $0.upperBound) }
-        // Every path below writes every element of Y.
-        var y = try call.newUninitializedOutput([N, M] + outSpatial)
-        let yp = y.mutableFloatPointer()
-        let pool = call.context.pool
+        var descriptor: Conv2DDescriptor? = nil
         if spatial.count <= 2 {
             let two = spatial.count == 2
             let d = Conv2DDescriptor(
-                batch: N, inChannels: x.shape[1], inHeight: two ? spatial[0] : 1, inWidth: spatial.last!,
-                outChannels: M, kernelHeight: two ? a.kernel[0] : 1, kernelWidth: a.kernel.last!,
+                batch: x.shape[0], inChannels: x.shape[1], inHeight: two ? spatial[0] : 1, inWidth: spatial.last!,
+                outChannels: w.shape[0], kernelHeight: two ? a.kernel[0] : 1, kernelWidth: a.kernel.last!,
                 strides: (two ? a.strides[0] : 1, a.strides.last!), dilations: (two ? a.dilations[0] : 1, a.dilations.last!),
                 pads: (two ? a.padsBegin[0] : 0, a.padsBegin.last!, two ? a.padsEnd[0] : 0, a.padsEnd.last!), groups: group)
             try call.kernel { try d.validate() }
+            descriptor = d
+        }
+        let m = ConvMemo(xShape: x.shape, wShape: w.shape, group: group, attributes: a, outSpatial: outSpatial,
+                         packedCache: call.cachedObject("packedA") { PackedWeightCache() }, residual: residual, fused: fused, descriptor: descriptor)
+        call.state?.memo = m
+        return (m, bias)
+    }
+
+    static func conv(_ call: OpCall) throws -> [Tensor] {
+        let x = try call.floatInput(0, "X"), w = try call.floatInput(1, "W")
+        let (memo, bias) = try convMemo(call, x: x, w: w)
+        let group = memo.group, outSpatial = memo.outSpatial
+        let N = x.shape[0], M = w.shape[0]
+        // A folded residual Add (Fusions.fuseResidualAdds): Y = conv + R, then the activation.
+        let residual: Tensor? = memo.residual ? try call.input(3) : nil
+        var residualInEpilogue = false
+        let fused = memo.fused
+        let clamp = fused?.clampRange.map { OutputClamp(lower: $0.lowerBound, upper: $0.upperBound) }
+        // Every path below writes every element of Y.
+        var y = try call.newUninitializedOutput(memo.outDims)
+        let yp = y.mutableFloatPointer()
+        let pool = call.context.pool
+        if let d = memo.descriptor {
             let count = Conv2D.workspaceCount(d, threadCount: pool.threadCount)
             let ws = count > 0 ? call.scratch("conv").floats(count) : nil
-            let packed = packedWeights(call, w, d)
+            let packed = packedWeights(call, w, d, cache: memo.packedCache)
             if let r = residual, r.dtype == .float32, r.shape == y.shape, Conv2D.usesGEMM(d) {
                 // Start from R; the GEMM epilogue adds the product, the bias, then clamps.
                 yp.update(from: r.floatPointer, count: y.elementCount)
@@ -94,7 +147,7 @@ enum ConvOperators {
                            clamp: residual == nil || residualInEpilogue ? clamp : nil, workspace: ws, workspaceCount: count,
                            pool: pool, packedWeights: packed, accumulate: residualInEpilogue)
         } else {
-            convND(call, x: x, w: w, bias: bias, group: group, attributes: a, outSpatial: outSpatial, y: yp,
+            convND(call, x: x, w: w, bias: bias, group: group, attributes: memo.attributes, outSpatial: outSpatial, y: yp,
                    clamp: residual == nil ? clamp : nil)
         }
         if let r = residual, !residualInEpilogue {
@@ -116,9 +169,9 @@ enum ConvOperators {
 
     /// The weights of a pointwise or general 2-D convolution packed once for the micro-kernels
     /// (nil for depthwise, which reads them directly).
-    static func packedWeights(_ call: OpCall, _ w: Tensor, _ d: Conv2DDescriptor) -> [GEMM.PackedA]? {
+    static func packedWeights(_ call: OpCall, _ w: Tensor, _ d: Conv2DDescriptor,
+                              cache: PackedWeightCache) -> [GEMM.PackedA]? {
         guard d.takesPackedWeights else { return nil }
-        let cache = call.context.cached("packedA:\(call.node.name)") { PackedWeightCache() }
         if let p = cache.packed, let s = cache.source, s.sharesStorage(with: w), Conv2D.weightsFit(p, d) { return p }
         let p = Conv2D.packWeights(d, weight: w.floatPointer, pool: call.context.pool)
         cache.source = w

@@ -163,7 +163,7 @@ enum GemmOperators {
     }
 
     static func packedB(_ call: OpCall, _ b: Tensor, k: Int, n: Int, ldb: Int, transB: Bool) -> GEMM.PackedB {
-        let cache = call.context.cached("packedB:\(call.node.name)") { PackedCache() }
+        let cache = call.cachedObject("packedB") { PackedCache() }
         if let p = cache.packed, let s = cache.source, s.sharesStorage(with: b), p.k == k, p.n == n { return p }
         let p = GEMM.PackedB(k: k, n: n, b: b.floatPointer, ldb: max(ldb, 1), transB: transB, pool: call.context.pool)
         cache.source = b

@@ -112,7 +112,7 @@ final class ScratchBuffer: @unchecked Sendable {
 extension OpCall {
     /// The scratch buffer of this node named `what`.
     func scratch(_ what: String) -> ScratchBuffer {
-        context.cached("scratch:\(what):\(node.name)") { ScratchBuffer() }
+        cachedObject(what) { ScratchBuffer() }
     }
 
     /// Input `i` as float32, or an error naming the node.

@@ -7,6 +7,8 @@ public struct OpCall {
     public let node: Node
     public let inputs: [Tensor?]
     public let context: ExecutionContext
+    /// This node's state kept between runs, when the executor provides one.
+    var state: NodeState? = nil
 
     /// Input `i`, which the op requires.
     public func input(_ i: Int) throws -> Tensor {
@@ -39,6 +41,9 @@ public final class ExecutionContext: @unchecked Sendable {
     public let buffers = TensorBufferPool()
     private var cache: [String: Any] = [:]
     private let lock = NSLock()
+    /// Per-step node states of the plan last run here (see `nodeStates(for:count:)`).
+    var planStates: [(plan: ExecutionPlan, states: [NodeState])] = []
+    let stateLock = NSLock()
 
     public init(pool: ThreadPool, opset: Int) {
         self.pool = pool
