@@ -31,12 +31,7 @@ struct BenchModel: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            var named: [String: Int] = [:]
-            for d in dims {
-                let parts = d.split(separator: "=")
-                guard parts.count == 2, let v = Int(parts[1]), v > 0 else { throw ValidationError("--dim takes NAME=VALUE, got '\(d)'") }
-                named[String(parts[0])] = v
-            }
+            let named = try namedDimensions(dims)
             let graph = try ONNXImporter.load(path: model)
             let t = threads ?? ThreadPool.defaultThreadCount()
             let session = try Session(graph: graph, options: SessionOptions(threads: t, profile: profile))

@@ -23,3 +23,14 @@ func rounded(_ x: Double, _ digits: Int = 3) -> Double {
     let p = pow(10, Double(digits))
     return (x * p).rounded() / p
 }
+
+/// The `--dim NAME=VALUE` options as a dictionary (each value a positive integer).
+func namedDimensions(_ dims: [String]) throws -> [String: Int] {
+    var named: [String: Int] = [:]
+    for d in dims {
+        let parts = d.split(separator: "=")
+        guard parts.count == 2, let v = Int(parts[1]), v > 0 else { throw ValidationError("--dim takes NAME=VALUE, got '\(d)'") }
+        named[String(parts[0])] = v
+    }
+    return named
+}

@@ -50,12 +50,7 @@ struct ProfileCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            var named: [String: Int] = [:]
-            for d in dims {
-                let parts = d.split(separator: "=")
-                guard parts.count == 2, let v = Int(parts[1]), v > 0 else { throw ValidationError("--dim takes NAME=VALUE, got '\(d)'") }
-                named[String(parts[0])] = v
-            }
+            let named = try namedDimensions(dims)
             let table = try costTable.map { try CostTable.load(path: $0) } ?? .horowitz45nm
             let factors = try carbon.factors()
             let graph = try ONNXImporter.load(path: model)

@@ -52,12 +52,7 @@ enum ConvPanels {
         let items = total * rowBlocks
         let tasks = threads == 1 ? 1 : min(items, 4 * threads)
 
-        var base = frugal_sgemm_epilogue(flags: 0, bias: nil, lo: 0, hi: 0, prefetch: 0)
-        if let clamp {
-            base.flags |= UInt32(FRUGAL_SGEMM_CLAMP)
-            base.lo = clamp.lower
-            base.hi = clamp.upper
-        }
+        var base = SGEMMDriver.clampEpilogue(clamp.map { $0.lower...$0.upper })
         if bias != nil { base.flags |= UInt32(FRUGAL_SGEMM_BIAS_ROW) }
         let finalFlags = base.flags
 

@@ -44,12 +44,7 @@ enum SGEMMDriver {
         packedA: GEMM.PackedA? = nil
     ) {
         if m <= 0 || n <= 0 { return }
-        var epilogue = frugal_sgemm_epilogue(flags: 0, bias: nil, lo: 0, hi: 0, prefetch: 0)
-        if let clamp {
-            epilogue.flags |= UInt32(FRUGAL_SGEMM_CLAMP)
-            epilogue.lo = clamp.lowerBound
-            epilogue.hi = clamp.upperBound
-        }
+        var epilogue = clampEpilogue(clamp)
         let biasBase: UnsafePointer<Float>?
         let biasPerRow: Bool
         switch bias {
@@ -72,6 +67,17 @@ enum SGEMMDriver {
         } else {
             job.blocked(ws)
         }
+    }
+
+    /// An epilogue that only clamps (to `clamp` when given); callers add bias and accumulate.
+    static func clampEpilogue(_ clamp: ClosedRange<Float>?) -> frugal_sgemm_epilogue {
+        var e = frugal_sgemm_epilogue(flags: 0, bias: nil, lo: 0, hi: 0, prefetch: 0)
+        if let clamp {
+            e.flags |= UInt32(FRUGAL_SGEMM_CLAMP)
+            e.lo = clamp.lowerBound
+            e.hi = clamp.upperBound
+        }
+        return e
     }
 
     /// Runs `body(i)` for i in 0..<count on the pool (inline when count is 1).

@@ -34,12 +34,7 @@ enum SGEMMLanes {
     ) {
         let m = a.m, k = a.k
         if m <= 0 || n <= 0 { return }
-        var epilogue = frugal_sgemm_epilogue(flags: 0, bias: nil, lo: 0, hi: 0, prefetch: 0)
-        if let clamp {
-            epilogue.flags |= UInt32(FRUGAL_SGEMM_CLAMP)
-            epilogue.lo = clamp.lowerBound
-            epilogue.hi = clamp.upperBound
-        }
+        var epilogue = SGEMMDriver.clampEpilogue(clamp)
         if accumulate { epilogue.flags |= UInt32(FRUGAL_SGEMM_ACCUMULATE) }
         var biasRow: UnsafePointer<Float>? = nil, biasCol: UnsafePointer<Float>? = nil
         switch bias {

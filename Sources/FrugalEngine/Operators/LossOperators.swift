@@ -1,4 +1,3 @@
-import Foundation
 import FrugalCore
 
 /// NegativeLogLikelihoodLoss and SoftmaxCrossEntropyLoss (opset 12/13), float32 scores
@@ -14,19 +13,7 @@ enum LossOperators {
         OperatorSchema("SoftmaxCrossEntropyLoss", since: 12, dtypes: .floats) { call in
             let x = try call.floatInput(0, "scores")
             guard x.rank >= 2 else { throw call.fail("scores has shape \(x.shape); expected [N, C, ...]") }
-            let (n, c) = (x.shape[0], x.shape[1]), inner = x.shape.dims[2...].reduce(1, *)
-            var logProb = try call.newOutput(x.shape.dims)
-            let xp = x.floatPointer, lp = logProb.mutableFloatPointer()
-            for b in 0..<n {
-                for i in 0..<inner {
-                    var mx = -Float.infinity
-                    for k in 0..<c { mx = max(mx, xp[(b * c + k) * inner + i]) }
-                    var sum: Double = 0
-                    for k in 0..<c { sum += Double(Foundation.exp(xp[(b * c + k) * inner + i] - mx)) }
-                    let lse = mx + Float(Foundation.log(sum))
-                    for k in 0..<c { lp[(b * c + k) * inner + i] = xp[(b * c + k) * inner + i] - lse }
-                }
-            }
+            let logProb = try SoftmaxOperators.softmax(call, log: true, x, x.shape[0], x.shape[1], x.shape.dims[2...].reduce(1, *))
             return [try nll(call, logProb: logProb), logProb]
         },
     ]

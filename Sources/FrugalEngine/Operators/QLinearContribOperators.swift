@@ -174,21 +174,11 @@ enum QLinearContribOperators {
                 throw call.fail("the zero point of \(name) holds \(zpT.elementCount) values but its scale \(scaleT.elementCount)")
             }
         }
-        let scales = scaleT.floatScalars(), zps = zpT?.floatScalars() ?? Array(repeating: 0, count: scales.count)
-        let values = x.floatScalars()
-        var y = try call.newOutput(x.shape.dims)
-        let p = y.mutableFloatPointer()
-        if perChannel, let axis {
-            let dims = x.shape.dims
-            let inner = dims[(axis + 1)...].reduce(1, *), n = dims[axis]
-            for j in 0..<values.count {
-                let c = (j / inner) % n
-                p[j] = (values[j] - zps[c]) * scales[c]
-            }
-        } else {
-            for j in 0..<values.count { p[j] = (values[j] - zps[0]) * scales[0] }
-        }
-        return y
+        // The arithmetic is DequantizeLinear's (per tensor, or per channel along `axis`); a
+        // one-value scale of any shape is passed as a scalar, which is what it means here.
+        let scale = scaleT.elementCount == 1 ? Tensor(scalar: scaleT.floatScalars()[0]) : scaleT
+        let attributes: [String: AttributeValue] = perChannel ? ["axis": .int(axis!)] : [:]
+        return try call.running("DequantizeLinear", [x, scale, zpT], attributes, tag: "\(i)")[0]
     }
 
     /// `y` quantized with the scale and optional zero point at inputs `scale` and
