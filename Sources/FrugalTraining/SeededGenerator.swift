@@ -1,22 +1,15 @@
-/// A small, fast, seedable generator (SplitMix64): the one source of randomness in training,
-/// so one seed gives the same run twice. Every random choice in FrugalTraining
-/// (initialisation, shuffling, augmentation, dropout masks) takes one explicitly: there is no
-/// global RNG.
-///
-/// (The train-core branch defines the same struct; when both are in main, keep one definition:
-/// the extension below holds what data loading and the zoo add.)
+import Foundation
+import FrugalCore
+/// The seedable generator of training: the one source of randomness in FrugalTraining, so one
+/// seed gives the same run twice. Every random choice (initialisation, shuffling, augmentation,
+/// dropout masks) takes one explicitly: there is no global RNG. It is FrugalCore's SplitMix64
+/// started from `seed` plus the golden gamma.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+    private var mix: SplitMix64
 
-    public init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+    public init(seed: UInt64) { mix = SplitMix64(state: seed &+ 0x9E37_79B9_7F4A_7C15) }
 
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    public mutating func next() -> UInt64 { mix.next() }
 }
 
 extension SeededGenerator {
@@ -29,7 +22,16 @@ extension SeededGenerator {
 
     /// A uniform float in [low, high) from 24 random bits.
     public mutating func uniform(_ low: Float, _ high: Float) -> Float {
-        let u = Float(next() >> 40) * (1.0 / 16_777_216.0)
-        return low + (high - low) * u
+        low + (high - low) * nextFloat()
+    }
+
+    /// Uniform in [0, 1) from 24 random bits.
+    mutating func nextFloat() -> Float { Float(next() >> 40) * (1.0 / 16_777_216.0) }
+
+    /// Standard normal (Box-Muller).
+    mutating func nextGaussian() -> Float {
+        let u1 = max(Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0), 1e-300)
+        let u2 = Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0)
+        return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
     }
 }

@@ -44,7 +44,7 @@ final class TapeContext {
     let serial = TK.serialPool
     let opset: Int
     var training: Bool
-    var rng: TrainingRandom
+    var rng: SeededGenerator
     /// Running statistics that a training-mode BatchNormalization produced, by initializer name.
     var stateUpdates: [String: FloatBuffer] = [:]
 
@@ -52,7 +52,7 @@ final class TapeContext {
         self.pool = pool
         self.opset = opset
         self.training = training
-        rng = TrainingRandom(seed: seed)
+        rng = SeededGenerator(seed: seed)
     }
 }
 

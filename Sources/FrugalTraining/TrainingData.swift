@@ -56,7 +56,7 @@ public final class InMemoryBatchSource: BatchSource {
         if cachedEpoch == epoch { return order }
         var p = Array(0..<labels.count)
         if shuffle {
-            var rng = TrainingRandom(seed: seed &+ UInt64(epoch) &* 0x2545_F491_4F6C_DD1D)
+            var rng = SeededGenerator(seed: seed &+ UInt64(epoch) &* 0x2545_F491_4F6C_DD1D)
             for i in stride(from: p.count - 1, to: 0, by: -1) {
                 let j = Int(rng.next() % UInt64(i + 1))
                 p.swapAt(i, j)
@@ -106,7 +106,7 @@ public struct ShiftAugmentedSource: BatchSource {
     public func batch(_ index: Int, epoch: Int) throws -> TrainingBatch {
         var b = try base.batch(index, epoch: epoch)
         guard maxShift > 0, b.inputs.rank == 4 else { return b }
-        var rng = TrainingRandom(seed: seed ^ (UInt64(epoch) &* 0x9E37_79B9) ^ (UInt64(index) &* 0xC2B2_AE3D_27D4_EB4F))
+        var rng = SeededGenerator(seed: seed ^ (UInt64(epoch) &* 0x9E37_79B9) ^ (UInt64(index) &* 0xC2B2_AE3D_27D4_EB4F))
         let d = b.inputs.shape.dims, C = d[1], H = d[2], W = d[3], span = UInt64(2 * maxShift + 1)
         let src = b.inputs
         let fill = self.fill

@@ -3,19 +3,6 @@
 import FrugalCore
 import Testing
 
-/// A deterministic generator so that failures reproduce.
-private struct SplitMix {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func float() -> Float { Float(next() >> 40) / Float(1 << 24) * 2 - 1 }
-    mutating func int(_ r: ClosedRange<Int>) -> Int { r.lowerBound + Int(next() % UInt64(r.count)) }
-}
 
 private enum BiasKind: CaseIterable { case none, row, column }
 
@@ -33,7 +20,7 @@ private struct Case {
 
     /// Returns a failure description, or nil when every element is within tolerance.
     func run(isa: KernelISA, pool: ThreadPool, seed: UInt64) -> String? {
-        var rng = SplitMix(state: seed)
+        var rng = SplitMix64(state: seed)
         let lda = max(1, transA ? m : k) + padA, ldb = max(1, transB ? k : n) + padB
         let ldc = max(1, n) + padC
         let aCount = max(1, (transA ? k : m) * lda), bCount = max(1, (transB ? n : k) * ldb)
@@ -186,7 +173,7 @@ private let pool3 = ThreadPool(threadCount: 3)
     }
 
     @Test(arguments: isas) func randomOptions(isa: KernelISA) {
-        var rng = SplitMix(state: 42)
+        var rng = SplitMix64(state: 42)
         for iter in 0..<120 {
             var cse = Case(m: rng.int(1...70), n: rng.int(1...90), k: rng.int(1...300))
             if iter % 10 == 0 { cse.m = rng.int(1...4) }  // the single-pass path

@@ -1,18 +1,11 @@
 import FrugalCore
 import Testing
 
-/// Deterministic random numbers for kernel tests (SplitMix64).
-struct TestRNG {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
+/// Deterministic random numbers for kernel tests: FrugalCore's SplitMix64 from a raw seed.
+typealias TestRNG = SplitMix64
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+extension SplitMix64 {
+    init(seed: UInt64) { self.init(state: seed) }
 
     /// Uniform in [lo, hi).
     mutating func float(_ lo: Float = -1, _ hi: Float = 1) -> Float {
@@ -21,6 +14,11 @@ struct TestRNG {
 
     /// Uniform in lo...hi.
     mutating func int(_ lo: Int, _ hi: Int) -> Int { lo + Int(next() % UInt64(hi - lo + 1)) }
+
+    /// Uniform in the range.
+    mutating func int(_ r: ClosedRange<Int>) -> Int { r.lowerBound + Int(next() % UInt64(r.count)) }
+
+    mutating func bool() -> Bool { next() & 1 == 1 }
 
     mutating func floats(_ n: Int, _ lo: Float = -1, _ hi: Float = 1) -> [Float] { (0..<n).map { _ in float(lo, hi) } }
 

@@ -1,19 +1,10 @@
 @testable import FrugalCore
 import Testing
 
-/// Deterministic generator for the int8 tests (SplitMix64).
-struct QRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func int(_ r: ClosedRange<Int>) -> Int { r.lowerBound + Int(next() % UInt64(r.count)) }
-    mutating func bool() -> Bool { next() & 1 == 1 }
+/// Deterministic generator for the int8 tests.
+typealias QRandom = SplitMix64
+
+extension SplitMix64 {
     mutating func bytes<T: QuantizedScalar>(_ count: Int, in r: ClosedRange<Int> = Int(T.min)...Int(T.max)) -> [T] {
         (0..<count).map { _ in T(int(r)) }
     }

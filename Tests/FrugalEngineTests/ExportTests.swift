@@ -72,16 +72,10 @@ import Testing
     }
 }
 
-/// A seeded generator for test data.
-struct SeededRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// A seeded generator for test data: FrugalCore's SplitMix64 from a raw seed.
+typealias SeededRandom = SplitMix64
+
+extension SplitMix64 {
+    init(seed: UInt64) { self.init(state: seed) }
     mutating func uniform() -> Float { Float(next() >> 40) / Float(1 << 24) * 2 - 1 }
 }

@@ -4,7 +4,7 @@ import FrugalEngine
 @testable import FrugalTraining
 
 /// Random values for tests, avoiding `kinks` (points where the op is not differentiable) by 0.1.
-func randomValues(_ n: Int, _ rng: inout TrainingRandom, lo: Float = -1, hi: Float = 1, kinks: [Float] = []) -> [Float] {
+func randomValues(_ n: Int, _ rng: inout SeededGenerator, lo: Float = -1, hi: Float = 1, kinks: [Float] = []) -> [Float] {
     (0..<n).map { _ in
         while true {
             let v = lo + (hi - lo) * rng.nextFloat()
@@ -18,7 +18,7 @@ func randomValues(_ n: Int, _ rng: inout TrainingRandom, lo: Float = -1, hi: Flo
 func singleOpGraph(_ op: String, _ shapes: [[Int]], attributes: [String: AttributeValue] = [:],
                    constants: [(String, Tensor)] = [], trailingConstants: Bool = true, opset: Int = 17,
                    seed: UInt64 = 1, lo: Float = -1, hi: Float = 1, kinks: [Float] = []) throws -> Graph {
-    var rng = TrainingRandom(seed: seed)
+    var rng = SeededGenerator(seed: seed)
     var b = GraphBuilder(name: op, opset: opset)
     var names: [String] = []
     for (i, s) in shapes.enumerated() {
@@ -38,7 +38,7 @@ func gradientMismatch(_ graph: Graph, training: Bool = false, eps: Float = 1e-2,
                       samples: Int = 24, seed: UInt64 = 7) throws -> (worst: Double, detail: String) {
     let tape = try GradientTape(graph: graph, threads: 1, training: training)
     let y = try tape.forward([:])[0]
-    var rng = TrainingRandom(seed: seed)
+    var rng = SeededGenerator(seed: seed)
     let r = try Tensor(shape: y.shape, scalars: randomValues(y.elementCount, &rng))
     let grads = try tape.backward([r])
     let rs = r.scalars(as: Float.self)

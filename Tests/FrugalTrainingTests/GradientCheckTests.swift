@@ -76,7 +76,7 @@ import Testing
     /// SiLU as Mul(x, Sigmoid(x)) and erf-based GELU as a subgraph: the tape sums the gradients of
     /// a value read twice.
     @Test func composedActivations() throws {
-        var rng = TrainingRandom(seed: 3)
+        var rng = SeededGenerator(seed: 3)
         var b = GraphBuilder(name: "silu-gelu")
         let x = b.initializer("x", try Tensor(shape: [4, 9], scalars: randomValues(36, &rng, lo: -3, hi: 3)), trainable: true)
         let silu = b.node("Mul", [x, b.node("Sigmoid", [x])])
@@ -90,7 +90,7 @@ import Testing
 
     @Test func pooling() throws {
         // Distinct values 0.1 apart so that no max changes under the perturbation.
-        var rng = TrainingRandom(seed: 5)
+        var rng = SeededGenerator(seed: 5)
         var values = (0..<(2 * 3 * 7 * 6)).map { Float($0) * 0.1 }
         values.shuffle(using: &rng)
         var b = GraphBuilder(name: "maxpool")

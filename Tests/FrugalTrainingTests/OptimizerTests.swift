@@ -61,7 +61,7 @@ import Testing
 
 @Suite struct LossTests {
     @Test func crossEntropyMatchesNumeric() throws {
-        var rng = TrainingRandom(seed: 2)
+        var rng = SeededGenerator(seed: 2)
         let z = try Tensor(shape: [3, 4], scalars: randomValues(12, &rng, lo: -2, hi: 2))
         let labels: [Int32] = [0, 3, 1]
         let (l, g) = try Losses.softmaxCrossEntropy(logits: z, labels: labels)
@@ -79,7 +79,7 @@ import Testing
     }
 
     @Test func distillationKL() throws {
-        var rng = TrainingRandom(seed: 4)
+        var rng = SeededGenerator(seed: 4)
         let s = try Tensor(shape: [2, 5], scalars: randomValues(10, &rng, lo: -3, hi: 3))
         let t = try Tensor(shape: [2, 5], scalars: randomValues(10, &rng, lo: -3, hi: 3))
         let (l, g) = try Losses.distillationKL(studentLogits: s, teacherLogits: t, temperature: 4)

@@ -6,7 +6,7 @@ import Testing
 
 /// A 2-16-2 MLP (Gemm, Relu, Gemm) with seeded initial weights.
 func tinyMLP(seed: UInt64 = 1, hidden: Int = 16, dropout: Bool = false) throws -> Graph {
-    var rng = TrainingRandom(seed: seed)
+    var rng = SeededGenerator(seed: seed)
     var b = GraphBuilder(name: "mlp")
     let x = b.input("input", dtype: .float32, shape: [.symbolic("N"), .fixed(2)])
     let w1 = b.initializer("w1", try Tensor(shape: [hidden, 2], scalars: (0..<(2 * hidden)).map { _ in rng.nextGaussian() }), trainable: true)
@@ -21,7 +21,7 @@ func tinyMLP(seed: UInt64 = 1, hidden: Int = 16, dropout: Bool = false) throws -
 
 /// XOR on noisy corners: 4 clusters, label = x0 > 0 xor x1 > 0.
 func xorData(count: Int, seed: UInt64, batchSize: Int = 16) throws -> InMemoryBatchSource {
-    var rng = TrainingRandom(seed: seed)
+    var rng = SeededGenerator(seed: seed)
     var xs: [Float] = [], ys: [Int32] = []
     for i in 0..<count {
         let a = i % 2, c = (i / 2) % 2

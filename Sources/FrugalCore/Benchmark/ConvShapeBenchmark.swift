@@ -68,13 +68,13 @@ public enum ConvShapeBenchmark {
     public static func run(_ shape: Shape, threads: Int, layout: GEMM.PackedA.Layout? = nil,
                            minimumSeconds: Double = 0.2, minimumRepetitions: Int = 20) -> Result {
         let pool = ThreadPool(threadCount: threads)
-        var rng = SplitMix64(seed: UInt64(shape.m * 31 + shape.k))
+        var rng = SplitMix64(state: UInt64(shape.m * 31 + shape.k))
         var owned: [UnsafeMutablePointer<Float>] = []
         defer { for p in owned { p.deallocate() } }
         func buffer(_ count: Int) -> UnsafeMutablePointer<Float> {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
             owned.append(p)
-            for i in 0..<count { p[i] = Float(rng.nextUnit() - 0.5) }
+            for i in 0..<count { p[i] = Float(rng.unitDouble() - 0.5) }
             return p
         }
         let w = buffer(shape.m * shape.k), bias = buffer(shape.m)

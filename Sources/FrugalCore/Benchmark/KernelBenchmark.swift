@@ -22,7 +22,7 @@ public enum KernelBenchmark {
     public static func run(_ kind: Kind, size n: Int, threads: Int,
                            minimumSeconds: Double = 1.0, minimumRepetitions: Int = 5) -> Result {
         let pool = ThreadPool(threadCount: threads)
-        var rng = SplitMix64(seed: UInt64(n))
+        var rng = SplitMix64(state: UInt64(n))
         let body: () -> Void
         switch kind {
         case .fp32:
@@ -30,8 +30,8 @@ public enum KernelBenchmark {
             let b = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
             let c = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
             for i in 0..<n * n {
-                a[i] = Float(rng.nextUnit() - 0.5)
-                b[i] = Float(rng.nextUnit() - 0.5)
+                a[i] = Float(rng.unitDouble() - 0.5)
+                b[i] = Float(rng.unitDouble() - 0.5)
             }
             body = { GEMM.sgemm(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: c, ldc: n, pool: pool) }
         case .int8:
@@ -54,16 +54,3 @@ public enum KernelBenchmark {
     }
 }
 
-/// A small seeded generator for benchmark data (SplitMix64).
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func nextUnit() -> Double { Double(next() >> 11) * 0x1p-53 }
-}

@@ -79,7 +79,7 @@ enum GatherScatterOperators {
             guard updates.shape.dims == expected, updates.dtype == data.dtype else {
                 throw call.fail("updates must be \(data.dtype) of shape \(Shape(expected)), got \(updates.dtype) \(updates.shape)")
             }
-            let reduction = try Reduction(call)
+            let reduction = try ScatterReduction(call)
             var out = data
             try out.withUnsafeMutableRawBytes { o in
                 try updates.withUnsafeRawBytes { u in
@@ -182,7 +182,7 @@ enum GatherScatterOperators {
         }
         let idx = try checkedIndices(call, indicesT, limit: data.shape[axis], what: "indices on axis \(axis)")
         let offsets = elementOffsets(indicesT.shape, data.shape, axis: axis, idx: idx)
-        let reduction = try Reduction(call)
+        let reduction = try ScatterReduction(call)
         let es = data.dtype.byteSize
         var out = data
         try out.withUnsafeMutableRawBytes { o in
@@ -197,12 +197,12 @@ enum GatherScatterOperators {
 }
 
 /// Scatter reductions: dst = reduce(dst, src) element-wise.
-enum Reduction: String {
+enum ScatterReduction: String {
     case none, add, mul, max, min
 
     init(_ call: OpCall) throws {
         let name = try call.node.string("reduction", default: "none")
-        guard let r = Reduction(rawValue: name) else { throw call.fail("reduction '\(name)' is not none, add, mul, max or min") }
+        guard let r = ScatterReduction(rawValue: name) else { throw call.fail("reduction '\(name)' is not none, add, mul, max or min") }
         self = r
     }
 
