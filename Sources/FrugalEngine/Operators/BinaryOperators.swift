@@ -79,9 +79,9 @@ enum BinaryOperators {
             throw call.fail("inputs are \(a.dtype) \(a.shape) and \(b.dtype) \(b.shape); both must have the same type")
         }
         if a.dtype == .float16 {
-            return try MathSupport.floatCompute(call, [a, b]) { [try Elementwise.binary(op, $0[0], $0[1], pool: call.context.pool)] }[0]
+            return try MathSupport.floatCompute(call, [a, b]) { [try Elementwise.binary(op, $0[0], $0[1], pool: call.context.pool, buffers: call.context.buffers)] }[0]
         }
-        return try call.kernel { try Elementwise.binary(op, a, b, pool: call.context.pool) }
+        return try call.kernel { try Elementwise.binary(op, a, b, pool: call.context.pool, buffers: call.context.buffers) }
     }
 
     /// Pow: the result has the base's type; mixed base / exponent types are computed in Double
