@@ -23,8 +23,24 @@ import Synchronization
 /// many buffers of one size as it has values of that size alive at once.
 public final class TensorBufferPool: @unchecked Sendable {
     private struct Lists {
-        var free: [Int: [TensorStorage]] = [:]
+        /// Free buffers by byte size: a graph has a few dozen sizes at most, and a linear
+        /// search of them costs less than hashing the size.
+        var sizes: [Int] = []
+        var free: [[TensorStorage]] = []
         var heldBytes = 0
+
+        mutating func index(of bytes: Int) -> Int {
+            if let i = sizes.firstIndex(of: bytes) { return i }
+            if sizes.count >= 64 {
+                // Shapes that change from run to run: forget the sizes with no buffer kept.
+                let kept = free.indices.filter { !free[$0].isEmpty }
+                sizes = kept.map { sizes[$0] }
+                free = kept.map { free[$0] }
+            }
+            sizes.append(bytes)
+            free.append([])
+            return sizes.count - 1
+        }
     }
     private let lists = Mutex(Lists())
     /// Most bytes kept for reuse; buffers given back beyond it are freed.
@@ -50,18 +66,18 @@ public final class TensorBufferPool: @unchecked Sendable {
     public var bytesHeld: Int { lists.withLock { $0.heldBytes } }
 
     /// Buffers currently kept for reuse.
-    public var buffersHeld: Int { lists.withLock { $0.free.values.reduce(0) { $0 + $1.count } } }
+    public var buffersHeld: Int { lists.withLock { $0.free.reduce(0) { $0 + $1.count } } }
 
     /// A tensor whose elements are unspecified (a recycled buffer, or a new one): the caller
     /// must write every element. Throws like ``Tensor/init(zeros:dtype:)`` for bad shapes.
     public func uninitializedTensor(_ shape: Shape, dtype: DType = .float32) throws -> Tensor {
         let n = try shape.validated()
         let bytes = try MemoryLimit.checkedByteCount(elements: n, dtype: dtype, what: "a tensor of shape \(shape)")
-        // The list is changed in place in the dictionary (a copy taken out and put back
-        // would reallocate it on every call) and kept when empty, for the next release.
+        // The list is changed in place (a copy taken out and put back would reallocate it
+        // on every call) and kept when empty, for the next release.
         let reused: TensorStorage? = lists.withLock { l in
-            guard let count = l.free[bytes]?.count, count > 0 else { return nil }
-            let s = bytes <= Self.oldestFirstBytes ? l.free[bytes]!.removeFirst() : l.free[bytes]!.removeLast()
+            guard let i = l.sizes.firstIndex(of: bytes), !l.free[i].isEmpty else { return nil }
+            let s = bytes <= Self.oldestFirstBytes ? l.free[i].removeFirst() : l.free[i].removeLast()
             l.heldBytes -= bytes
             return s
         }
@@ -85,8 +101,10 @@ public final class TensorBufferPool: @unchecked Sendable {
         let storage = t.storage
         let limit = limitBytes, perSize = maximumPerSize
         lists.withLock { l in
-            guard l.heldBytes + bytes <= limit, (l.free[bytes]?.count ?? 0) < perSize else { return }
-            l.free[bytes, default: []].append(storage)
+            guard l.heldBytes + bytes <= limit else { return }
+            let i = l.index(of: bytes)
+            guard l.free[i].count < perSize else { return }
+            l.free[i].append(storage)
             l.heldBytes += bytes
         }
     }
@@ -94,7 +112,8 @@ public final class TensorBufferPool: @unchecked Sendable {
     /// Frees every kept buffer.
     public func removeAll() {
         lists.withLock { l in
-            l.free = [:]
+            l.sizes = []
+            l.free = []
             l.heldBytes = 0
         }
     }

@@ -28,7 +28,7 @@ enum MathSupport {
         for (i, t) in inputs.enumerated() where t.dtype != first.dtype {
             throw call.fail("input \(i) is \(t.dtype) \(t.shape) but input 0 is \(first.dtype); all inputs must have the same type")
         }
-        guard floats.contains(first.dtype) else {
+        guard first.dtype == .float32 || first.dtype == .float16 else {
             throw call.fail("input is \(first.dtype) \(first.shape); this op takes float32 or float16")
         }
         let half = first.dtype == .float16
