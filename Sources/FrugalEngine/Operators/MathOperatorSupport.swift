@@ -38,7 +38,10 @@ enum MathSupport {
 
     /// Single input, single output form of ``floatCompute(_:_:_:)``.
     static func floatUnary(_ call: OpCall, _ body: (Tensor) throws -> Tensor) throws -> [Tensor] {
-        try floatCompute(call, [try call.input(0)]) { [try body($0[0])] }
+        let x = try call.input(0)
+        // float32 needs no conversion: no argument and result arrays to build.
+        if x.dtype == .float32 { return [try call.kernel { try body(x) }] }
+        return try floatCompute(call, [x]) { [try body($0[0])] }
     }
 
     /// Maps an ONNX axis in `-rank..<rank` to `0..<rank`, or fails naming the node.
