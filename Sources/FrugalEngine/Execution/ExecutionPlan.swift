@@ -129,11 +129,13 @@ public final class ExecutionPlan: @unchecked Sendable {
                 let results: [Tensor]
                 do {
                     let call = OpCall(site: step.site, inputs: state.arguments, context: context, state: state)
+                    let r0 = profile ? context.pool.regionCount : 0
                     let t0 = profile ? DispatchTime.now().uptimeNanoseconds : 0
                     results = try step.schema.run(call)
                     if profile {
                         timings.append(NodeTiming(name: step.node.name, opType: step.node.opType,
-                                                  seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9))
+                                                  seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9,
+                                                  parallelRegions: context.pool.regionCount - r0))
                     }
                 }
                 for (i, s) in step.outputSlots.enumerated() {
