@@ -19,7 +19,7 @@ struct BenchModel: ParsableCommand {
     @Option(help: "Threads (default: FRUGAL_NUM_THREADS or the number of cores).") var threads: Int?
     @Option(help: "Warm runs to time (at least 30).") var runs: Int = 30
     @Option(name: .customLong("dim"), help: "NAME=VALUE for a symbolic dimension (repeatable).") var dims: [String] = []
-    @Flag(help: "Also time every node (median over the warm runs) and list them, slowest first; JSON adds \"parallel_regions_per_run\" and \"nodes\": [{name, op_type, median_ms}].")
+    @Flag(help: "Also time every node (median over the warm runs) and list them, slowest first; JSON adds \"parallel_regions_per_run\" and \"nodes\": [{name, op_type, median_ms, parallel_regions}] (regions a node started on the thread pool in the last run).")
     var profile = false
     @Flag(help: "Print one JSON object: {median_ms, p90_ms, throughput_per_s, batch, threads, peak_memory_bytes}.")
     var json = false
@@ -50,9 +50,9 @@ struct BenchModel: ParsableCommand {
                     for (i, n) in p.enumerated() where i < nodeTimes.count { nodeTimes[i].append(n.seconds * 1e3) }
                 }
             }
-            let profiled = session.lastProfile.enumerated().map { i, n -> (String, String, Double) in
+            let profiled = session.lastProfile.enumerated().map { i, n -> (String, String, Double, Int) in
                 let ts = i < nodeTimes.count ? nodeTimes[i].sorted() : [0]
-                return (n.name, n.opType, ts.isEmpty ? 0 : ts[ts.count / 2])
+                return (n.name, n.opType, ts.isEmpty ? 0 : ts[ts.count / 2], n.parallelRegions)
             }.sorted { $0.2 > $1.2 }
             let regionsPerRun = Double(session.context.pool.regionCount - regionsBefore) / Double(runs)
             times.sort()
@@ -65,7 +65,7 @@ struct BenchModel: ParsableCommand {
                 var obj = out
                 if profile, case .object(var fields) = out {
                     fields.append(("parallel_regions_per_run", JSON(rounded(regionsPerRun, 1))))
-                    fields.append(("nodes", .array(profiled.map { .object([("name", JSON($0.0)), ("op_type", JSON($0.1)), ("median_ms", JSON(rounded($0.2, 4)))]) })))
+                    fields.append(("nodes", .array(profiled.map { .object([("name", JSON($0.0)), ("op_type", JSON($0.1)), ("median_ms", JSON(rounded($0.2, 4))), ("parallel_regions", JSON($0.3))]) })))
                     obj = .object(fields)
                 }
                 print(obj.serialized())
@@ -74,7 +74,10 @@ struct BenchModel: ParsableCommand {
                 print(String(format: "  median %.3f ms, p90 %.3f ms, %.1f inferences/s", median, p90, throughput))
                 print("  peak activation memory: \(session.peakActivationBytes) bytes")
                 if profile { print(String(format: "  parallel regions per run: %.1f", regionsPerRun)) }
-                for (name, op, ms) in profiled { print(String(format: "  %10.4f ms  %@ (%@)", ms, name, op)) }
+                for (name, op, ms, regions) in profiled {
+                    let threaded = regions > 0 ? ", \(regions) parallel region\(regions == 1 ? "" : "s")" : ""
+                    print(String(format: "  %10.4f ms  %@ (%@%@)", ms, name, op, threaded))
+                }
             }
         }
     }

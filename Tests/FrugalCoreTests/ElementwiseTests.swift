@@ -1,5 +1,5 @@
 import Foundation
-import FrugalCore
+@testable import FrugalCore
 import Testing
 
 /// Broadcast `a op b` by explicit multi-index arithmetic, in double precision.
@@ -83,6 +83,19 @@ func referenceBinary(_ a: [Double], _ ad: [Int], _ b: [Double], _ bd: [Int], _ f
         #expect(try Elementwise.max(a, b).scalars(as: Float.self).prefix(2).allSatisfy(\.isNaN))
         #expect(try Elementwise.min(a, b).scalars(as: Float.self)[2] == -.infinity)
         #expect(try Elementwise.div(a, b).scalars(as: Float.self)[3].isNaN)
+    }
+
+    @Test func singleRunPlansMatchTheGeneralOnes() throws {
+        let pairs: [(Shape, Shape)] = [
+            ([2, 3], [2, 3]), ([1, 8, 4, 4], [1, 8, 4, 4]), ([2, 3], []), ([], [2, 3]), ([2, 3], [1]),
+            ([1], [4, 1, 5]), ([1, 1], [1]), ([], []), ([1, 1], [1, 1]), ([0, 3], [1]), ([0, 3], [0, 3]),
+            ([5], [1, 1]), ([1, 1, 1], [3]),
+        ]
+        for (a, b) in pairs {
+            #expect(try BroadcastPlan(a, b) == BroadcastPlan(collapsing: a, b), "\(a) \(b)")
+        }
+        #expect(throws: CoreError.self) { try BroadcastPlan([-1, 2], [-1, 2]) }
+        #expect(throws: CoreError.self) { try BroadcastPlan([3], [-1]) }
     }
 
     @Test func planCollapsesAndIsReusable() throws {

@@ -116,6 +116,19 @@ import Testing
         }
     }
 
+    @Test func keepsAtMostItsCountPerSize() throws {
+        let pool = TensorBufferPool(maximumPerSize: 3)
+        for _ in 0..<10 {
+            var t: Tensor? = try Tensor(zeros: [8])
+            pool.recycle(&t)
+        }
+        var other: Tensor? = try Tensor(zeros: [4])
+        pool.recycle(&other)
+        #expect(pool.buffersHeld == 4 && pool.bytesHeld == 3 * 32 + 16)
+        _ = try pool.uninitializedTensor([8])
+        #expect(pool.buffersHeld == 3 && pool.bytesHeld == 2 * 32 + 16)
+    }
+
     @Test func respectsItsLimit() throws {
         let pool = TensorBufferPool(limitBytes: 20)
         var a: Tensor? = try Tensor(zeros: [4])

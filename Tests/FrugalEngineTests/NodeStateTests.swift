@@ -39,4 +39,52 @@ import Testing
             }
         }
     }
+
+    /// A broadcasting Mul and Add keep their plan per node; fed shapes A, B, A the results
+    /// are x * s + x computed element by element here.
+    @Test func broadcastStateFollowsInputShapes() throws {
+        var b = GraphBuilder(name: "broadcast", opset: 17)
+        let x = b.input("x", dtype: .float32, shape: [.symbolic("N"), .fixed(3), .symbolic("H"), .symbolic("W")])
+        let scale = try values([1, 3, 1, 1], 5)
+        let s = b.initializer("s", scale)
+        b.output(b.node("Add", [b.node("Mul", [x, s]), x]), dtype: .float32, shape: nil)
+        let g = b.graph
+        for threads in [1, 2] {
+            let session = try Session(graph: g, options: SessionOptions(threads: threads))
+            for (i, dims) in [[1, 3, 4, 4], [2, 3, 1, 5], [1, 3, 4, 4]].enumerated() {
+                let xv = try values(dims, UInt64(20 + i))
+                let y = try session.run(["x": xv])[0]
+                #expect(y.shape == Shape(dims))
+                let xs = xv.scalars(as: Float.self), ss = scale.scalars(as: Float.self), ys = y.scalars(as: Float.self)
+                let plane = dims[2] * dims[3]
+                for k in xs.indices {
+                    let c = (k / plane) % 3
+                    #expect(abs(ys[k] - (xs[k] * ss[c] + xs[k])) <= 1e-6 * max(1, abs(ys[k])), "run \(i) element \(k)")
+                }
+            }
+        }
+    }
+
+    /// Ops whose outputs do not come from the buffer pool still give them back to it; run
+    /// after run the pool must stay bounded (it once kept every such buffer: 79 after 40
+    /// runs here).
+    @Test func repeatedRunsKeepTheBufferPoolBounded() throws {
+        var b = GraphBuilder(name: "pool", opset: 17)
+        let x = b.input("x", dtype: .float32, shape: [.fixed(1), .fixed(4), .fixed(4), .fixed(4)])
+        var h = x
+        for i in 0..<3 {
+            let w = b.initializer("w\(i)", try values([4, 4, 1, 1], UInt64(30 + i)))
+            h = b.node("Transpose", [b.node("Conv", [h, w])], attributes: ["perm": .ints([0, 1, 3, 2])])
+        }
+        b.output(h, dtype: .float32, shape: nil)
+        let session = try Session(graph: b.graph, options: SessionOptions(threads: 1))
+        let xv = try values([1, 4, 4, 4], 40)
+        var held: [Int] = []
+        for _ in 0..<40 {
+            _ = try session.run(["x": xv])
+            held.append(session.context.buffers.buffersHeld)
+        }
+        // All values here have one size: at most the pool's count for it, and steady.
+        #expect(held.max()! <= session.context.buffers.maximumPerSize && held[39] == held[20], "buffers held: \(held)")
+    }
 }

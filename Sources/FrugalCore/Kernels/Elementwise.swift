@@ -24,6 +24,33 @@ public struct BroadcastPlan: Sendable, Equatable {
 
     /// Plans `a op b`; throws ``CoreError/shapeMismatch(_:)`` if the shapes do not broadcast.
     public init(_ a: Shape, _ b: Shape) throws {
+        // Equal shapes, or one operand a single value: one run over every element (what
+        // the general path below gives, without its arrays).
+        let aOnes = a.dims.allSatisfy { $0 == 1 }, bOnes = b.dims.allSatisfy { $0 == 1 }
+        if a == b || (bOnes && a.rank >= b.rank) || (aOnes && b.rank >= a.rank) {
+            let out = a == b || (bOnes && a.rank >= b.rank) ? a : b
+            let n = try out.validated()
+            let varies = out.dims.contains { $0 != 1 }
+            self.init(outputShape: out, outerDims: [], aStrides: [], bStrides: [], inner: varies ? n : 1,
+                      aInner: varies && !aOnes ? 1 : 0, bInner: varies && !bOnes ? 1 : 0)
+        } else {
+            try self.init(collapsing: a, b)
+        }
+    }
+
+    init(outputShape: Shape, outerDims: [Int], aStrides: [Int], bStrides: [Int], inner: Int, aInner: Int, bInner: Int) {
+        self.outputShape = outputShape
+        self.outerDims = outerDims
+        self.aStrides = aStrides
+        self.bStrides = bStrides
+        self.inner = inner
+        self.aInner = aInner
+        self.bInner = bInner
+    }
+
+    /// The general plan: the broadcast shape's dimensions other than 1, runs contiguous in
+    /// both inputs merged.
+    init(collapsing a: Shape, _ b: Shape) throws {
         let out = try Shape.broadcast(a, b)
         try out.validated()
         outputShape = out
@@ -230,8 +257,10 @@ public enum Elementwise {
     // MARK: Tensor API
 
     /// `a op b` with numpy broadcasting; float32, int32, int64, int8 and uint8. Both inputs must have the same dtype.
-    public static func binary(_ op: BinaryOp, _ a: Tensor, _ b: Tensor, pool: ThreadPool? = nil) throws -> Tensor {
-        let name = op.rawValue.prefix(1).uppercased() + op.rawValue.dropFirst()
+    /// The output comes from `buffers` when given (every element is written).
+    public static func binary(_ op: BinaryOp, _ a: Tensor, _ b: Tensor, pool: ThreadPool? = nil,
+                              buffers: TensorBufferPool? = nil) throws -> Tensor {
+        var name: String { op.rawValue.prefix(1).uppercased() + op.rawValue.dropFirst() }
         guard a.dtype == b.dtype else {
             throw CoreError.unsupportedDType("\(name): inputs are \(a.dtype) \(a.shape) and \(b.dtype) \(b.shape); both must have the same dtype, cast one first")
         }
@@ -239,7 +268,8 @@ public enum Elementwise {
         do { plan = try BroadcastPlan(a.shape, b.shape) } catch let CoreError.shapeMismatch(m) {
             throw CoreError.shapeMismatch("\(name): \(m)")
         }
-        var out = try Tensor(zeros: plan.outputShape, dtype: a.dtype)
+        var out = try buffers?.uninitializedTensor(plan.outputShape, dtype: a.dtype)
+            ?? Tensor(zeros: plan.outputShape, dtype: a.dtype)
         switch a.dtype {
         case .float32:
             a.withUnsafeBufferPointer(as: Float.self) { pa in

@@ -25,23 +25,23 @@ enum KernelSupport {
     static let serialPool = ThreadPool(threadCount: 1)
 
     /// Throws unless `t` is float32.
-    static func requireFloat32(_ t: Tensor, op: String, name: String) throws {
+    static func requireFloat32(_ t: Tensor, op: @autoclosure () -> String, name: String) throws {
         guard t.dtype == .float32 else {
-            throw CoreError.unsupportedDType("\(op): \(name) is \(t.dtype) \(t.shape); this kernel takes float32 only, convert the tensor first")
+            throw CoreError.unsupportedDType("\(op()): \(name) is \(t.dtype) \(t.shape); this kernel takes float32 only, convert the tensor first")
         }
     }
 
     /// Throws unless `t` has rank `rank`.
-    static func requireRank(_ t: Tensor, _ rank: Int, op: String, name: String, layout: String) throws {
+    static func requireRank(_ t: Tensor, _ rank: Int, op: @autoclosure () -> String, name: String, layout: String) throws {
         guard t.rank == rank else {
-            throw CoreError.invalidShape("\(op): \(name) has shape \(t.shape) (rank \(t.rank)) but must have rank \(rank) (\(layout))")
+            throw CoreError.invalidShape("\(op()): \(name) has shape \(t.shape) (rank \(t.rank)) but must have rank \(rank) (\(layout))")
         }
     }
 
     /// Maps an ONNX axis in `-rank..<rank` to `0..<rank`.
-    static func normalizeAxis(_ axis: Int, rank: Int, op: String) throws -> Int {
+    static func normalizeAxis(_ axis: Int, rank: Int, op: @autoclosure () -> String) throws -> Int {
         guard axis >= -rank, axis < rank else {
-            throw CoreError.invalidArgument("\(op): axis \(axis) is out of range for rank \(rank); use a value in \(-rank)..<\(rank)")
+            throw CoreError.invalidArgument("\(op()): axis \(axis) is out of range for rank \(rank); use a value in \(-rank)..<\(rank)")
         }
         return axis < 0 ? axis + rank : axis
     }

@@ -202,10 +202,12 @@ public enum Unary {
 
     // MARK: Tensor API
 
-    /// `op` applied to every element of a float32 tensor.
-    public static func apply(_ op: UnaryOp, _ x: Tensor, pool: ThreadPool? = nil) throws -> Tensor {
+    /// `op` applied to every element of a float32 tensor; the output comes from `buffers`
+    /// when given.
+    public static func apply(_ op: UnaryOp, _ x: Tensor, pool: ThreadPool? = nil,
+                             buffers: TensorBufferPool? = nil) throws -> Tensor {
         try KernelSupport.requireFloat32(x, op: "\(op)", name: "input")
-        var out = try Tensor(zeros: x.shape)
+        var out = try buffers?.uninitializedTensor(x.shape) ?? Tensor(zeros: x.shape)
         let n = x.elementCount
         x.withUnsafeBufferPointer(as: Float.self) { xp in
             out.withUnsafeMutableBufferPointer(as: Float.self) {

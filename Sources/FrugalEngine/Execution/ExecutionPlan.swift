@@ -6,6 +6,8 @@ public final class ExecutionPlan: @unchecked Sendable {
     /// A class so that walking the steps retains one reference, not each field.
     final class Step {
         let node: Node
+        /// The node for this step's calls, made once (see ``OpCall``).
+        let site: NodeSite
         let schema: OperatorSchema
         let inputSlots: [Int?]
         let outputSlots: [Int?]
@@ -14,6 +16,7 @@ public final class ExecutionPlan: @unchecked Sendable {
 
         init(node: Node, schema: OperatorSchema, inputSlots: [Int?], outputSlots: [Int?], releases: [Int]) {
             self.node = node
+            self.site = NodeSite(node)
             self.schema = schema
             self.inputSlots = inputSlots
             self.outputSlots = outputSlots
@@ -118,13 +121,22 @@ public final class ExecutionPlan: @unchecked Sendable {
             // In a block of its own so that the arguments and results are released before
             // the step's dead values are recycled (a buffer is reused only when unshared).
             do {
-                let args = step.inputSlots.map { $0.flatMap { values[$0] } }
-                let call = OpCall(node: step.node, inputs: args, context: context, state: states[index])
-                let t0 = profile ? DispatchTime.now().uptimeNanoseconds : 0
-                let results = try step.schema.run(call)
-                if profile {
-                    timings.append(NodeTiming(name: step.node.name, opType: step.node.opType,
-                                              seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9))
+                // The arguments go in the step state's array, refilled in place each run
+                // (no array made per call) and emptied once the call is over.
+                let state = states[index]
+                state.fillArguments(step.inputSlots, from: values)
+                defer { state.clearArguments() }
+                let results: [Tensor]
+                do {
+                    let call = OpCall(site: step.site, inputs: state.arguments, context: context, state: state)
+                    let r0 = profile ? context.pool.regionCount : 0
+                    let t0 = profile ? DispatchTime.now().uptimeNanoseconds : 0
+                    results = try step.schema.run(call)
+                    if profile {
+                        timings.append(NodeTiming(name: step.node.name, opType: step.node.opType,
+                                                  seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9,
+                                                  parallelRegions: context.pool.regionCount - r0))
+                    }
                 }
                 for (i, s) in step.outputSlots.enumerated() {
                     guard let s else { continue }

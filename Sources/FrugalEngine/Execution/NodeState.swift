@@ -9,6 +9,25 @@ final class NodeState: @unchecked Sendable {
     /// The operator's memo of work derived from attributes and input shapes; the operator
     /// checks that the shapes it was made for still match before using it.
     var memo: AnyObject? = nil
+    /// The node's input values during a call (nil between calls), kept so that the array
+    /// is made once, not per call.
+    private(set) var arguments: [Tensor?] = []
+
+    /// Sets `arguments` to the values in `slots` (nil for an omitted input), in place when
+    /// no one else holds the array.
+    func fillArguments(_ slots: [Int?], from values: [Tensor?]) {
+        if arguments.count != slots.count {
+            arguments = [Tensor?](repeating: nil, count: slots.count)
+        }
+        for k in slots.indices {
+            if let s = slots[k] { arguments[k] = values[s] }
+        }
+    }
+
+    /// Drops the references to the inputs (so that their buffers can be recycled).
+    func clearArguments() {
+        for k in arguments.indices { arguments[k] = nil }
+    }
 
     /// The object kept under `key`, made by `make` on first use.
     func object<T: AnyObject>(_ key: String, _ make: () -> T) -> T {

@@ -29,6 +29,9 @@ public struct NodeTiming: Sendable {
     public let name: String
     public let opType: String
     public let seconds: Double
+    /// Parallel regions the node started on the session's thread pool (see
+    /// ``ThreadPool/regionCount``): 0 when it ran on the calling thread alone.
+    public var parallelRegions: Int = 0
 }
 
 /// A graph prepared for execution: validated, ordered, optimised, with its memory plan.

@@ -79,9 +79,35 @@ enum BinaryOperators {
             throw call.fail("inputs are \(a.dtype) \(a.shape) and \(b.dtype) \(b.shape); both must have the same type")
         }
         if a.dtype == .float16 {
-            return try MathSupport.floatCompute(call, [a, b]) { [try Elementwise.binary(op, $0[0], $0[1], pool: call.context.pool)] }[0]
+            return try MathSupport.floatCompute(call, [a, b]) { [try Elementwise.binary(op, $0[0], $0[1], pool: call.context.pool, buffers: call.context.buffers)] }[0]
         }
-        return try call.kernel { try Elementwise.binary(op, a, b, pool: call.context.pool) }
+        if a.dtype == .float32, let state = call.state {
+            // The broadcast plan is kept in the node's state for the shapes it was made for.
+            let plan: BroadcastPlan
+            if let m = state.memo as? BroadcastMemo, m.a == a.shape, m.b == b.shape {
+                plan = m.plan
+            } else {
+                plan = try call.kernel { try BroadcastPlan(a.shape, b.shape) }
+                state.memo = BroadcastMemo(a: a.shape, b: b.shape, plan: plan)
+            }
+            var out = try call.kernel { try call.context.buffers.uninitializedTensor(plan.outputShape) }
+            a.withUnsafeBufferPointer(as: Float.self) { pa in
+                b.withUnsafeBufferPointer(as: Float.self) { pb in
+                    out.withUnsafeMutableBufferPointer(as: Float.self) {
+                        Elementwise.binary(op, plan: plan, a: pa.baseAddress!, b: pb.baseAddress!,
+                                           output: $0.baseAddress!, pool: call.context.pool)
+                    }
+                }
+            }
+            return out
+        }
+        return try call.kernel { try Elementwise.binary(op, a, b, pool: call.context.pool, buffers: call.context.buffers) }
+    }
+
+    /// A node's broadcast plan and the input shapes it was made for.
+    final class BroadcastMemo {
+        let a: Shape, b: Shape, plan: BroadcastPlan
+        init(a: Shape, b: Shape, plan: BroadcastPlan) { (self.a, self.b, self.plan) = (a, b, plan) }
     }
 
     /// Pow: the result has the base's type; mixed base / exponent types are computed in Double

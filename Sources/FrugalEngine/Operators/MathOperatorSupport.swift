@@ -28,7 +28,7 @@ enum MathSupport {
         for (i, t) in inputs.enumerated() where t.dtype != first.dtype {
             throw call.fail("input \(i) is \(t.dtype) \(t.shape) but input 0 is \(first.dtype); all inputs must have the same type")
         }
-        guard floats.contains(first.dtype) else {
+        guard first.dtype == .float32 || first.dtype == .float16 else {
             throw call.fail("input is \(first.dtype) \(first.shape); this op takes float32 or float16")
         }
         let half = first.dtype == .float16
@@ -38,7 +38,10 @@ enum MathSupport {
 
     /// Single input, single output form of ``floatCompute(_:_:_:)``.
     static func floatUnary(_ call: OpCall, _ body: (Tensor) throws -> Tensor) throws -> [Tensor] {
-        try floatCompute(call, [try call.input(0)]) { [try body($0[0])] }
+        let x = try call.input(0)
+        // float32 needs no conversion: no argument and result arrays to build.
+        if x.dtype == .float32 { return [try call.kernel { try body(x) }] }
+        return try floatCompute(call, [x]) { [try body($0[0])] }
     }
 
     /// Maps an ONNX axis in `-rank..<rank` to `0..<rank`, or fails naming the node.

@@ -4,11 +4,27 @@ import Foundation
 /// What an operator implementation receives: its node, its input values (nil for an omitted
 /// optional input), and the execution context.
 public struct OpCall {
-    public let node: Node
+    /// The node, held by reference: a call retains one object instead of each of the
+    /// node's strings, arrays and attribute dictionary (the executor's plan steps keep one
+    /// per node, so a run makes none).
+    let site: NodeSite
+    /// The node being run (read in place, not copied).
+    public var node: Node { _read { yield site.node } }
     public let inputs: [Tensor?]
     public let context: ExecutionContext
     /// This node's state kept between runs, when the executor provides one.
     var state: NodeState? = nil
+
+    init(site: NodeSite, inputs: [Tensor?], context: ExecutionContext, state: NodeState? = nil) {
+        self.site = site
+        self.inputs = inputs
+        self.context = context
+        self.state = state
+    }
+
+    init(node: Node, inputs: [Tensor?], context: ExecutionContext, state: NodeState? = nil) {
+        self.init(site: NodeSite(node), inputs: inputs, context: context, state: state)
+    }
 
     /// Input `i`, which the op requires.
     public func input(_ i: Int) throws -> Tensor {
@@ -30,6 +46,12 @@ public struct OpCall {
             throw EngineError.kernel(node: node.name, opType: node.opType, underlying: e)
         }
     }
+}
+
+/// A node kept in an object, so that an ``OpCall`` refers to it instead of copying it.
+final class NodeSite: Sendable {
+    let node: Node
+    init(_ node: Node) { self.node = node }
 }
 
 /// Shared state of one execution: threads, the opset, and a cache where ops keep work that

@@ -36,7 +36,7 @@ enum UnaryOperators {
     /// A float-only op applying `op` through the Unary kernel.
     static func float(_ name: String, since: Int, _ op: UnaryOp) -> OperatorSchema {
         OperatorSchema(name, since: since, dtypes: MathSupport.floats) { call in
-            try MathSupport.floatUnary(call) { try Unary.apply(op, $0, pool: call.context.pool) }
+            try MathSupport.floatUnary(call) { try Unary.apply(op, $0, pool: call.context.pool, buffers: call.context.buffers) }
         }
     }
 
@@ -48,7 +48,7 @@ enum UnaryOperators {
             // Computed in Int64 and wrapped back, so Abs / Neg of an int8 / int32 minimum
             // wrap to itself as in two's complement.
             if MathSupport.signedInts.contains(x.dtype) { return [try MathSupport.mapSigned(call, x, integer)] }
-            return try MathSupport.floatUnary(call) { try Unary.apply(op, $0, pool: call.context.pool) }
+            return try MathSupport.floatUnary(call) { try Unary.apply(op, $0, pool: call.context.pool, buffers: call.context.buffers) }
         }
     }
 }
@@ -61,7 +61,7 @@ enum ActivationOperators {
         OperatorSchema("Relu", since: 6, dtypes: MathSupport.floats.union(MathSupport.signedInts)) { call in
             let x = try call.input(0)
             if MathSupport.signedInts.contains(x.dtype) { return [try MathSupport.mapSigned(call, x) { Swift.max(0, $0) }] }
-            return try MathSupport.floatUnary(call) { try Unary.apply(.relu, $0, pool: call.context.pool) }
+            return try MathSupport.floatUnary(call) { try Unary.apply(.relu, $0, pool: call.context.pool, buffers: call.context.buffers) }
         },
         float("LeakyRelu", since: 6) { .leakyRelu(alpha: try $0.float("alpha", default: 0.01)) },
         float("Sigmoid", since: 6) { _ in .sigmoid },
@@ -102,7 +102,7 @@ enum ActivationOperators {
     static func float(_ name: String, since: Int, _ op: @escaping @Sendable (Node) throws -> UnaryOp) -> OperatorSchema {
         OperatorSchema(name, since: since, dtypes: MathSupport.floats) { call in
             let u = try op(call.node)
-            return try MathSupport.floatUnary(call) { try Unary.apply(u, $0, pool: call.context.pool) }
+            return try MathSupport.floatUnary(call) { try Unary.apply(u, $0, pool: call.context.pool, buffers: call.context.buffers) }
         }
     }
 
@@ -115,7 +115,7 @@ enum ActivationOperators {
                 throw call.fail("input is \(x.dtype); Clip before opset 11 takes float types")
             }
             let lo = try call.node.float("min", default: -.infinity), hi = try call.node.float("max", default: .infinity)
-            return try MathSupport.floatUnary(call) { try Unary.apply(.clip(min: lo, max: hi), $0, pool: call.context.pool) }[0]
+            return try MathSupport.floatUnary(call) { try Unary.apply(.clip(min: lo, max: hi), $0, pool: call.context.pool, buffers: call.context.buffers) }[0]
         }
         for i in [1, 2] {
             guard let b = call.optionalInput(i) else { continue }
@@ -130,7 +130,7 @@ enum ActivationOperators {
         switch x.dtype {
         case .float32, .float16:
             let l = lo?.floatScalars()[0] ?? -.infinity, h = hi?.floatScalars()[0] ?? .infinity
-            return try MathSupport.floatUnary(call) { try Unary.apply(.clip(min: l, max: h), $0, pool: call.context.pool) }[0]
+            return try MathSupport.floatUnary(call) { try Unary.apply(.clip(min: l, max: h), $0, pool: call.context.pool, buffers: call.context.buffers) }[0]
         case .int32: return try clipInteger(x, lo, hi, Int32.self)
         case .int64: return try clipInteger(x, lo, hi, Int64.self)
         case .int8: return try clipInteger(x, lo, hi, Int8.self)
