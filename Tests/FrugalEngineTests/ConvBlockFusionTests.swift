@@ -58,6 +58,14 @@ import Testing
         return b.graph
     }
 
+    /// Whether the last run of `session` ran its blocks in bands (their kept plan) rather
+    /// than as the separate convolutions.
+    func ranBands(_ session: Session) -> Bool {
+        let states = session.context.nodeStates(for: session.plan, count: session.plan.steps.count)
+        let memos = zip(session.plan.steps, states).filter { $0.0.node.opType == "ConvBlock" }.map { $0.1.memo as? ConvBlockOperator.Memo }
+        return !memos.isEmpty && memos.allSatisfy { $0?.plan != nil }
+    }
+
     func run(_ g: Graph, _ x: Tensor, threads: Int, _ mode: ConvBlockFusion) throws -> (Tensor, Session) {
         let s = try Session(graph: g, options: SessionOptions(threads: threads, splitBatch: false, convBlocks: mode))
         return (try s.run(["x": x])[0], s)
@@ -81,12 +89,14 @@ import Testing
             let x = try tensor([2, s.cin, s.h, s.w], 9, scale: 2)
             for threads in [1, 2] {
                 let (reference, _) = try run(g, x, threads: threads, .off)
-                let (plain, _) = try run(g, x, threads: threads, .auto)  // small maps: the body runs unfused
+                let (plain, auto) = try run(g, x, threads: threads, .auto)  // small maps: the body runs unfused
+                #expect(!ranBands(auto), "\(s): small maps ran in bands under the auto rule")
                 #expect(maxRelativeError(plain, reference) < 1e-5, "\(s) auto, \(threads) threads")
                 for rows in [1, 3, 0, 1000] {
                     let (fused, session) = try run(g, x, threads: threads, .always(bandRows: rows))
                     #expect(session.graph.nodes.contains { $0.opType == "ConvBlock" && $0.domain == "ai.frugal" }, "\(s): not fused")
                     #expect(!session.graph.nodes.contains { $0.opType == "Conv" || $0.opType == "Add" }, "\(s): left over")
+                    #expect(ranBands(session), "\(s): ran the separate convolutions")
                     #expect(fused.shape == reference.shape, "\(s)")
                     #expect(maxRelativeError(fused, reference) < 1e-5, "\(s) band rows \(rows), \(threads) threads")
                     // Again, on the kept state and recycled buffers.
@@ -111,20 +121,25 @@ import Testing
         #expect(try session.run(["x": x])[0] == fused)
     }
 
-    /// The automatic rule runs large expanded maps in bands, and the result still matches.
+    /// The automatic rule runs expanded maps larger than L2 in bands, and those of 1-2 MiB
+    /// with a stride-1 depthwise conv on several threads; the result still matches.
     @Test func autoRuleUsesBandsOnLargeMaps() throws {
-        let s = Block(cin: 8, expand: 6, cout: 8, h: 56, w: 56, residual: true)
-        let g = try graph(s)
-        let x = try tensor([1, s.cin, s.h, s.w], 5)
-        let node = try #require(try Session(graph: g, options: SessionOptions(threads: 1)).graph.nodes.first { $0.opType == "ConvBlock" })
-        let body = try ConvBlockOperator.body(node)
-        #expect(body.count == 3)
-        for threads in [1, 2] {
-            let (reference, _) = try run(g, x, threads: threads, .off)
-            let (fused, session) = try run(g, x, threads: threads, .auto)
-            #expect(maxRelativeError(fused, reference) < 1e-5, "\(threads) threads")
-            let block = try #require(session.graph.nodes.first { $0.opType == "ConvBlock" })
-            _ = block
+        let cases: [(Block, bandsOn1: Bool, bandsOn2: Bool)] = [
+            (Block(cin: 8, expand: 12, cout: 8, h: 76, w: 76, residual: true), true, true),  // 2.2 MB
+            (Block(cin: 8, expand: 12, cout: 8, h: 56, w: 56, residual: true), false, true),  // 1.2 MB
+            (Block(cin: 8, expand: 12, cout: 16, h: 56, w: 56, stride: 2), false, false),
+        ]
+        for (s, on1, on2) in cases {
+            let g = try graph(s)
+            let x = try tensor([1, s.cin, s.h, s.w], 5)
+            let node = try #require(try Session(graph: g, options: SessionOptions(threads: 1)).graph.nodes.first { $0.opType == "ConvBlock" })
+            #expect(try ConvBlockOperator.body(node).count == 3)
+            for threads in [1, 2] {
+                let (reference, _) = try run(g, x, threads: threads, .off)
+                let (fused, session) = try run(g, x, threads: threads, .auto)
+                #expect(maxRelativeError(fused, reference) < 1e-5, "\(s), \(threads) threads")
+                #expect(ranBands(session) == (threads == 1 ? on1 : on2), "\(s), \(threads) threads")
+            }
         }
     }
 

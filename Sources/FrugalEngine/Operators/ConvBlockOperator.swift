@@ -66,12 +66,14 @@ enum ConvBlockOperator {
         let packed = call.cachedObject("blockPacked") { PackedWeights() }
         let sources = [w[0]] + (w.count > 2 ? [w[2]] : [])
         if packed.sources.count != sources.count || !zip(packed.sources, sources).allSatisfy({ $0.sharesStorage(with: $1) })
-            || packed.expand?.m != plan.block.expandedChannels || packed.expand?.k != plan.block.expand.inChannels {
+            || packed.expand?.m != plan.block.expandedChannels || packed.expand?.k != plan.block.expand.inChannels
+            || packed.expand?.layout != plan.block.expandLayout || packed.project?.layout != plan.block.project.map({ _ in plan.block.projectLayout }) {
             let e = plan.block.expand
             packed.expand = GEMM.PackedA(m: e.outChannels, k: e.inChannels, a: w[0].floatPointer, lda: e.inChannels,
-                                         pool: call.context.pool)
+                                         layout: plan.block.expandLayout, pool: call.context.pool)
             packed.project = plan.block.project.map { p in
-                GEMM.PackedA(m: p.outChannels, k: p.inChannels, a: w[2].floatPointer, lda: p.inChannels, pool: call.context.pool)
+                GEMM.PackedA(m: p.outChannels, k: p.inChannels, a: w[2].floatPointer, lda: p.inChannels,
+                             layout: plan.block.projectLayout, pool: call.context.pool)
             }
             packed.sources = sources
         }
@@ -130,7 +132,7 @@ enum ConvBlockOperator {
             residual = r
         }
         let mode = try call.node.int(Fusions.blockBandRowsKey, default: -1)
-        if mode < 0 && !block.bandsPay { return nil }
+        if mode < 0 && !block.bandsPay(threads: call.context.pool.threadCount) { return nil }
         return Plan(block: block, bandRows: mode > 0 ? mode : block.defaultBandRows, clamps: clamps,
                     weights: weights, biases: biases, residual: residual)
     }
