@@ -93,12 +93,16 @@ public struct ConvBlockDescriptor: Sendable, Equatable {
         return min(depthwise.inHeight, (rows - 1) * depthwise.strideHeight + effK)
     }
 
-    /// Floats of one thread's scratch for bands of at most `rows` output rows.
+    /// Floats of one thread's expanded rows for bands of at most `rows` output rows.
+    func expandedFloats(bandRows rows: Int) -> Int {
+        (expandedChannels * inputRows(forOutputRows: rows) * depthwise.inWidth + 15) / 16 * 16
+    }
+
+    /// Floats of one thread's scratch for bands of at most `rows` output rows: the expanded
+    /// rows, then the depthwise output.
     func slotFloats(bandRows rows: Int) -> Int {
-        let c = expandedChannels
-        let e = c * inputRows(forOutputRows: rows) * depthwise.inWidth
-        let d = project == nil && rows >= depthwise.outHeight ? 0 : c * rows * depthwise.outWidth
-        return (e + 15) / 16 * 16 + d
+        let d = project == nil && rows >= depthwise.outHeight ? 0 : expandedChannels * rows * depthwise.outWidth
+        return expandedFloats(bandRows: rows) + d
     }
 
     /// The most output rows per band whose scratch fits `bandBudgetBytes` (at least 1).
@@ -192,14 +196,19 @@ public enum ConvBlock {
         let rows = (b.depthwise.outHeight + bands - 1) / bands
         let perSlot = b.slotFloats(bandRows: rows)
         let avx512 = DepthwiseConv.usesAVX512(b.depthwise, isa: nil)
-        let oH = b.depthwise.outHeight
-        func run(_ j: Int, _ ws: UnsafeMutablePointer<Float>) {
+        let oH = b.depthwise.outHeight, eFloats = b.expandedFloats(bandRows: rows)
+        // Per slot: the image and the input rows [r0, r1) its expanded rows hold (-1: none).
+        let held = UnsafeMutablePointer<Int>.allocate(capacity: 3 * slots)
+        held.initialize(repeating: -1, count: 3 * slots)
+        defer { held.deallocate() }
+        func run(_ j: Int, _ slot: Int) {
             let n = j / bands, i = j % bands
+            let ws = workspace + slot * perSlot
             band(b, w, image: n, rows: oH * i / bands ..< oH * (i + 1) / bands, input: input, output: output,
-                 scratch: ws, avx512: avx512)
+                 expanded: ws, held: held + 3 * slot, depthwiseOut: ws + eFloats, avx512: avx512)
         }
         if slots == 1 || pool == nil {
-            for j in 0..<total { run(j, workspace) }
+            for j in 0..<total { run(j, 0) }
             return
         }
         // One task per band: the pool hands each thread its own share of consecutive bands
@@ -213,16 +222,19 @@ public enum ConvBlock {
                 mask &= ~(1 << UInt64(s))
                 return s
             }
-            run(j, workspace + slot * perSlot)
+            run(j, slot)
             free.withLock { $0 |= 1 << UInt64(slot) }
         }
     }
 
-    /// One band: output rows `o` of image `n`.
+    /// One band: output rows `o` of image `n`. `expanded` holds the expanded input rows
+    /// `held[1] ..< held[2]` of image `held[0]` from the slot's previous band: the rows this
+    /// band shares with it (the halo of a stride-1 conv) are moved, not computed again.
     static func band(
         _ b: ConvBlockDescriptor, _ w: ConvBlockWeights, image n: Int, rows o: Range<Int>,
         input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
-        scratch: UnsafeMutablePointer<Float>, avx512: Bool
+        expanded: UnsafeMutablePointer<Float>, held: UnsafeMutablePointer<Int>,
+        depthwiseOut: UnsafeMutablePointer<Float>, avx512: Bool
     ) {
         let d = b.depthwise, C = b.expandedChannels
         let H = d.inHeight, W = d.inWidth, oH = d.outHeight, oW = d.outWidth
@@ -233,14 +245,29 @@ public enum ConvBlock {
         let bandOut = o.count * oW
         let projected = b.project != nil
         let ownPlanes = !projected && o.count == oH  // the depthwise writes the output directly
-        let expanded = scratch
-        let eFloats = (C * max(0, r1 - r0) * W + 15) / 16 * 16
-        let dwOut = ownPlanes ? output + n * C * oH * oW : scratch + eFloats
+        let dwOut = ownPlanes ? output + n * C * oH * oW : depthwiseOut
         if r1 > r0 {
-            let rows = r1 - r0
-            GEMM.sgemm(a: w.expand, n: rows * W, b: input + n * b.expand.inChannels * H * W + r0 * W, ldb: H * W,
-                       c: expanded, ldc: rows * W, bias: w.expandBias.map { .perRow($0) } ?? .none,
-                       clamp: w.expandClamp.map { $0.lower...$0.upper }, pool: KernelSupport.serialPool)
+            let rows = r1 - r0, plane = rows * W
+            var start = r0  // first row to compute
+            if held[0] == n, held[1] <= r0, r0 < held[2], held[2] <= r1 {
+                // Planes of (held[2] - held[1]) rows become planes of `rows` rows, in place:
+                // in channel order when they shrink, in reverse when they grow, so that no
+                // channel's rows are overwritten before they are moved.
+                let old = (held[2] - held[1]) * W, skip = (r0 - held[1]) * W, keep = (held[2] - r0) * W
+                if plane <= old {
+                    for c in 0..<C { (expanded + c * plane).update(from: expanded + c * old + skip, count: keep) }
+                } else {
+                    for c in (0..<C).reversed() { (expanded + c * plane).update(from: expanded + c * old + skip, count: keep) }
+                }
+                start = held[2]
+            }
+            if start < r1 {
+                GEMM.sgemm(a: w.expand, n: (r1 - start) * W, b: input + n * b.expand.inChannels * H * W + start * W,
+                           ldb: H * W, c: expanded + (start - r0) * W, ldc: plane,
+                           bias: w.expandBias.map { .perRow($0) } ?? .none,
+                           clamp: w.expandClamp.map { $0.lower...$0.upper }, pool: KernelSupport.serialPool)
+            }
+            (held[0], held[1], held[2]) = (n, r0, r1)
             var shape = frugal_dwconv_shape(
                 h: rows, w: W, oh: o.count, ow: oW, kh: d.kernelHeight, kw: d.kernelWidth,
                 sh: d.strideHeight, sw: d.strideWidth, dh: d.dilationHeight, dw: d.dilationWidth,
