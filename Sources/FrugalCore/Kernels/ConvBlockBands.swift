@@ -55,9 +55,11 @@ public struct ConvBlockDescriptor: Sendable, Equatable {
     /// Output shape of the block.
     public var outputShape: Shape { project?.outputShape ?? depthwise.outputShape }
 
-    /// Scratch kept per thread, in bytes: about half of a 2 MiB L2, so that the band's input
-    /// rows, weights and output rows stay there too.
-    public static let bandBudgetBytes = 1 << 20
+    /// Scratch kept per thread, in bytes: a quarter of a 2 MiB L2, so that the band's input
+    /// rows, weights and output rows stay there too. Measured on MobileNetV2's blocks (1 and 2
+    /// threads, halo rows moved): 512 KiB as fast or faster than 256 KiB, 768 KiB and 1 MiB
+    /// on each block the automatic rule runs in bands, by up to 10 %.
+    public static let bandBudgetBytes = 512 << 10
     /// The layout to pack the project weights in: the one the project conv takes unfused
     /// (channels in the vector lanes for deep reductions on small maps, see
     /// ``Conv2DDescriptor/weightLayout``), which reads the band's depthwise output in place.
@@ -65,26 +67,24 @@ public struct ConvBlockDescriptor: Sendable, Equatable {
     /// The layout to pack the expand weights in, likewise.
     public var expandLayout: GEMM.PackedA.Layout { expand.weightLayout }
 
-    /// Expanded tensors (one image, bytes) from which the bands pay on one thread: one
-    /// that does not fit the 2 MiB L2 goes to L3 and back unfused.
+    /// Expanded tensors (one image, bytes) from which the bands pay: one that does not fit
+    /// the 2 MiB L2 goes to L3 and back unfused.
     public static let minimumExpandedBytes = 2 << 20
-    /// With several threads, from this size on for stride-1 depthwise convs: unfused, each
-    /// conv splits the work its own way, so a core reads much of what the other one wrote.
-    public static let minimumExpandedBytesThreaded = 1 << 20
+    /// From this size on when the depthwise conv has stride 1 (its halo rows are moved from
+    /// band to band, not computed again).
+    public static let minimumExpandedBytesStride1 = 1 << 20
 
-    /// Whether the automatic rule runs this block in bands on `threads` threads.
+    /// Whether the automatic rule runs this block in bands.
     ///
-    /// Measured per block on MobileNetV2 (batch 1, bands against the separate convs, idle
-    /// machine): 1 thread: 16->96 on 112x112 (4.8 MB expanded) 0.72-0.82x; 24->144 on 56x56
-    /// (1.8 MB) 0.97-1.04x, with the stride-2 one 1.07-1.10x; 28x28 and 14x14 maps 1.03-1.36x
-    /// (their intermediates stay in L2 unfused; bands only add halo rows and smaller
-    /// products). 2 threads: 0.80x, 0.86-0.92x (stride 1), stride 2 on 56x56 1.09-1.16x,
-    /// 28x28 and 14x14 stride 1 0.96-1.15x depending on the band height, stride 2 and
-    /// 7x7 maps 1.15-1.25x.
-    public func bandsPay(threads: Int) -> Bool {
+    /// Measured per block on MobileNetV2 (batch 1, bands against the separate convs, side by
+    /// side): 16->96 on 112x112 (4.8 MB expanded, stride 2) 0.70-0.77x on 1 and 2 threads;
+    /// 24->144 on 56x56 (1.8 MB) stride 1 0.86-0.93x, stride 2 1.04-1.17x; 28x28 maps
+    /// 0.96-1.4x, 14x14 0.95-1.13x, 7x7 1.0-1.2x (their intermediates stay in L2 unfused;
+    /// bands only add halo rows and smaller products).
+    public var bandsPay: Bool {
         let bytes = expandedChannels * expand.outHeight * expand.outWidth * 4
-        if bytes >= Self.minimumExpandedBytes { return true }
-        return threads > 1 && depthwise.strideHeight == 1 && bytes >= Self.minimumExpandedBytesThreaded
+        return bytes >= Self.minimumExpandedBytes
+            || depthwise.strideHeight == 1 && bytes >= Self.minimumExpandedBytesStride1
     }
 
     /// Input rows of the depthwise conv that `rows` consecutive output rows read at most.

@@ -132,7 +132,7 @@ enum ConvBlockOperator {
             residual = r
         }
         let mode = try call.node.int(Fusions.blockBandRowsKey, default: -1)
-        if mode < 0 && !block.bandsPay(threads: call.context.pool.threadCount) { return nil }
+        if mode < 0 && !block.bandsPay { return nil }
         return Plan(block: block, bandRows: mode > 0 ? mode : block.defaultBandRows, clamps: clamps,
                     weights: weights, biases: biases, residual: residual)
     }
