@@ -67,24 +67,22 @@ public struct ConvBlockDescriptor: Sendable, Equatable {
     /// The layout to pack the expand weights in, likewise.
     public var expandLayout: GEMM.PackedA.Layout { expand.weightLayout }
 
-    /// Expanded tensors (one image, bytes) from which the bands pay: one that does not fit
-    /// the 2 MiB L2 goes to L3 and back unfused.
-    public static let minimumExpandedBytes = 2 << 20
-    /// From this size on when the depthwise conv has stride 1 (its halo rows are moved from
-    /// band to band, not computed again).
-    public static let minimumExpandedBytesStride1 = 1 << 20
+    /// Expanded tensors (one image, bytes) from which the bands pay: unfused, a map that
+    /// fills half of the 2 MiB L2 or more goes out to L3 and back, and so does the next
+    /// one's buffer.
+    public static let minimumExpandedBytes = 1 << 20
 
     /// Whether the automatic rule runs this block in bands.
     ///
     /// Measured per block on MobileNetV2 (batch 1, bands against the separate convs, side by
     /// side): 16->96 on 112x112 (4.8 MB expanded, stride 2) 0.70-0.77x on 1 and 2 threads;
-    /// 24->144 on 56x56 (1.8 MB) stride 1 0.86-0.93x, stride 2 1.04-1.17x; 28x28 maps
+    /// 24->144 on 56x56 (1.8 MB) stride 1 0.86-0.93x, stride 2 1.04-1.17x when the block
+    /// before it is unfused, but 1.3x unfused after a banded one (its output buffer, which
+    /// the previous block's expand output had kept warm, comes cold from L3); 28x28 maps
     /// 0.96-1.4x, 14x14 0.95-1.13x, 7x7 1.0-1.2x (their intermediates stay in L2 unfused;
     /// bands only add halo rows and smaller products).
     public var bandsPay: Bool {
-        let bytes = expandedChannels * expand.outHeight * expand.outWidth * 4
-        return bytes >= Self.minimumExpandedBytes
-            || depthwise.strideHeight == 1 && bytes >= Self.minimumExpandedBytesStride1
+        expandedChannels * expand.outHeight * expand.outWidth * 4 >= Self.minimumExpandedBytes
     }
 
     /// Input rows of the depthwise conv that `rows` consecutive output rows read at most.
