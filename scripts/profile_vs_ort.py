@@ -6,7 +6,9 @@ the gap, largest first.
 ONNX Runtime runs MobileNetV2-style graphs in its NCHWc layout with Conv+Clip fused, so its
 node names differ from ours; layers are matched by the torchvision-style prefix
 (`features.N/conv.K`, `features.N`, `classifier`), which fits the MobileNet family. Other
-models are matched by node name, and unmatched nodes are listed on their own.
+models are matched by node name, and unmatched nodes are listed on their own. A block that
+Frugal runs fused (ai.frugal.ConvBlock, named "conv.0+conv.1+conv.2") is listed as
+`features.N/block` against the sum of ONNX Runtime's convolutions of that block.
 
 Usage: .venv/bin/python scripts/profile_vs_ort.py MODEL.onnx [--batch 1] [--threads 1]
        [--frugal .build/release/frugal] [--runs 50]
@@ -45,7 +47,10 @@ def frugal_profile(exe, model, batch, threads, runs):
     out = collections.Counter()
     for line in r.stdout.splitlines():
         m = re.match(r"\s*([\d.]+) ms\s+(\S+)", line)
-        if m: out[key(m.group(2))] += float(m.group(1))
+        if not m: continue
+        k = key(m.group(2))
+        if "+" in m.group(2) and "/" in k: k = k.split("/")[0] + "/block"  # a fused block
+        out[k] += float(m.group(1))
     return out, re.search(r"median ([\d.]+) ms", r.stdout).group(1)
 
 def main():
@@ -55,6 +60,9 @@ def main():
     a = ap.parse_args()
     ours, median = frugal_profile(a.frugal, a.model, a.batch, a.threads, a.runs)
     theirs = ort_profile(a.model, a.batch, a.threads, a.runs)
+    for k in [k for k in ours if k.endswith("/block")]:
+        prefix = k[:-len("block")]
+        for t in [t for t in theirs if t.startswith(prefix + "conv.")]: theirs[k] += theirs.pop(t)
     print(f"batch {a.batch}, {a.threads} thread(s); Frugal median {median} ms; node sums: Frugal {sum(ours.values()):.3f} ms, ONNX Runtime {sum(theirs.values()):.3f} ms")
     print(f"{'layer':40s} {'Frugal ms':>10s} {'ORT ms':>10s} {'gap ms':>9s}")
     for k in sorted(set(ours) | set(theirs), key=lambda k: -(ours.get(k, 0) - theirs.get(k, 0))):

@@ -21,12 +21,17 @@ struct BenchModel: ParsableCommand {
     @Option(name: .customLong("dim"), help: "NAME=VALUE for a symbolic dimension (repeatable).") var dims: [String] = []
     @Flag(help: "Also time every node (median over the warm runs) and list them, slowest first; JSON adds \"parallel_regions_per_run\" and \"nodes\": [{name, op_type, median_ms, parallel_regions}] (regions a node started on the thread pool in the last run).")
     var profile = false
+    @Option(help: "Fused inverted-residual blocks (expand 1x1 -> depthwise -> project 1x1 Conv run band by band): auto (where the shapes make it pay), off (separate convolutions) or bands (always in bands, for comparisons).")
+    var convBlocks: String = "auto"
     @Flag(help: "Print one JSON object: {median_ms, p90_ms, throughput_per_s, batch, threads, peak_memory_bytes}.")
     var json = false
 
     func validate() throws {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
         guard runs >= 30 else { throw ValidationError("--runs must be at least 30") }
+        guard ["auto", "off", "bands"].contains(convBlocks) else {
+            throw ValidationError("--conv-blocks must be auto, off or bands (got '\(convBlocks)')")
+        }
     }
 
     func run() throws {
@@ -34,7 +39,9 @@ struct BenchModel: ParsableCommand {
             let named = try namedDimensions(dims)
             let graph = try ONNXImporter.load(path: model)
             let t = threads ?? ThreadPool.defaultThreadCount()
-            let session = try Session(graph: graph, options: SessionOptions(threads: t, profile: profile))
+            let session = try Session(graph: graph, options: SessionOptions(
+                threads: t, profile: profile,
+                convBlocks: convBlocks == "off" ? .off : convBlocks == "bands" ? .always(bandRows: 0) : .auto))
             let feeds = try RandomInputs.make(for: session.plan.requiredInputs, batch: batch, named: named)
             for _ in 0..<3 { _ = try session.run(feeds) }
             let regionsBefore = session.context.pool.regionCount

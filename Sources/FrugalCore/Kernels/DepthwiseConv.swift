@@ -26,6 +26,20 @@ enum DepthwiseConv {
         return (want == .avx512 || want == .avx512Vnni) && want.isSupported
     }
 
+    /// `count` consecutive channels of one image under `shape`: plane i reads
+    /// input + i*h*w and weight + i*kh*kw, adds bias[i] and writes output + i*oh*ow.
+    static func planes(
+        _ shape: UnsafePointer<frugal_dwconv_shape>, count: Int, input: UnsafePointer<Float>,
+        weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, avx512: Bool
+    ) {
+        if avx512 && frugal_dwconv_planes_avx512(shape, count, input, weight, bias, output) != 0 { return }
+        let s = shape.pointee
+        let inPlane = s.h * s.w, outPlane = s.oh * s.ow, taps = s.kh * s.kw
+        for i in 0..<count {
+            frugal_dwconv_plane_portable(shape, input + i * inPlane, weight + i * taps, bias?[i] ?? 0, output + i * outPlane)
+        }
+    }
+
     static func forward(
         _ d: Conv2DDescriptor, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
         bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, clamp: OutputClamp?,

@@ -47,7 +47,7 @@ enum BatchSplit {
                 // no batched input that survives (a random generator, ...) is not understood.
                 return false
             }
-            guard node.domain.isEmpty || node.domain == "ai.onnx" else { return false }
+            guard node.domain.isEmpty || node.domain == "ai.onnx" || node.domain == Fusions.blockDomain else { return false }
             guard let r = outputRank(node, graph: graph, rank: rank) else { return false }
             for o in node.outputs where !o.isEmpty { rank[o] = r }
         }
@@ -61,6 +61,16 @@ enum BatchSplit {
         func isBatched(_ i: Int) -> Bool { i < ins.count && rank[ins[i]] != nil }
         func attr(_ k: String, _ d: Int) -> Int? { try? node.int(k, default: d) }
         let op = node.opType
+        if node.domain == Fusions.blockDomain {
+            // A fused block (ConvBlockFusion.swift): X first, then weights and biases, and a
+            // residual of the output's shape last when the project Conv had one.
+            guard op == Fusions.blockOpType, isBatched(0), let body = try? ConvBlockOperator.body(node) else { return nil }
+            let residual = body.count == 3 && body[2].inputs.count > 3 ? body[2].inputs[3] : ""
+            for (i, name) in ins.enumerated() where i > 0 && !name.isEmpty && isBatched(i) {
+                guard name == residual else { return nil }
+            }
+            return rank[ins[0]]
+        }
         if unary.contains(op) {
             // The data input first; the rest constants (Conv's engine-internal residual, the
             // fourth input of a fused Conv, is batched data of the same shape).

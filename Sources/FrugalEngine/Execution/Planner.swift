@@ -60,13 +60,15 @@ public enum Planner {
     }
 
     /// Runs the graph rewrites: constant folding, then the fusions that the op families
-    /// provide (BatchNormalization into Conv/Gemm, activations into the op before them).
-    public static func optimize(_ graph: Graph, context: ExecutionContext) throws -> Graph {
+    /// provide (BatchNormalization into Conv/Gemm, activations into the op before them), then
+    /// the inverted-residual blocks into banded ops unless `convBlocks` is off.
+    public static func optimize(_ graph: Graph, context: ExecutionContext,
+                                convBlocks: ConvBlockFusion = .auto) throws -> Graph {
         var g = graph
         g.nodes = try topologicalOrder(g)
         g = try ConstantFolding.apply(g, context: context)
         for pass in Fusions.passes { g = try pass(g) }
-        return g
+        return try Fusions.fuseConvBlocks(g, mode: convBlocks)
     }
 }
 

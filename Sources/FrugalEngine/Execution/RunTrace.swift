@@ -29,8 +29,14 @@ public struct NodeTrace: Sendable {
 
 extension Session {
     /// The nodes the session executes, in execution order (after constant folding,
-    /// BatchNormalization folding and activation fusion).
-    public var executedNodes: [Node] { (try? Planner.topologicalOrder(graph)) ?? graph.nodes }
+    /// BatchNormalization folding and activation fusion); a fused inverted-residual block
+    /// (ConvBlockFusion.swift) as the Conv nodes it computes, so that cost models see them.
+    public var executedNodes: [Node] {
+        let order = (try? Planner.topologicalOrder(graph)) ?? graph.nodes
+        return order.flatMap { n in
+            n.domain == Fusions.blockDomain ? ((try? ConvBlockOperator.body(n)) ?? [n]) : [n]
+        }
+    }
 
     /// Runs the executed graph once, node by node in execution order, and records the type
     /// and shape of every value each node reads and writes. Used by cost models that need the

@@ -14,13 +14,17 @@ public struct SessionOptions: Sendable {
     /// keeps samples apart (see BatchSplit.swift); the outputs are the same. Profiled runs
     /// always run whole, so that node times are the batch's.
     public var splitBatch: Bool
+    /// Whether inverted-residual blocks (expand 1x1 -> depthwise -> project 1x1 Conv) run
+    /// fused, band by band (see ConvBlockFusion.swift); with `optimize` only.
+    public var convBlocks: ConvBlockFusion
 
     public init(threads: Int = ThreadPool.defaultThreadCount(), optimize: Bool = true, profile: Bool = false,
-                splitBatch: Bool = true) {
+                splitBatch: Bool = true, convBlocks: ConvBlockFusion = .auto) {
         self.threads = threads
         self.optimize = optimize
         self.profile = profile
         self.splitBatch = splitBatch
+        self.convBlocks = convBlocks
     }
 }
 
@@ -54,7 +58,7 @@ public final class Session: @unchecked Sendable {
         let pool = ThreadPool(threadCount: options.threads)
         context = ExecutionContext(pool: pool, opset: graph.opset)
         try Planner.checkSupported(graph)
-        let optimized = options.optimize ? try Planner.optimize(graph, context: context) : graph
+        let optimized = options.optimize ? try Planner.optimize(graph, context: context, convBlocks: options.convBlocks) : graph
         self.graph = optimized
         plan = try ExecutionPlan(graph: optimized)
     }

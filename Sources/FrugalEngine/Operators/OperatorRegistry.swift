@@ -5,6 +5,7 @@ public enum OperatorRegistry {
         var list: [OperatorSchema] = []
         list += ControlOperators.schemas
         list += ConvOperators.schemas
+        list += ConvBlockOperator.schemas
         list += GemmOperators.schemas
         list += PoolOperators.schemas
         list += NormalizationOperators.schemas

@@ -1,0 +1,102 @@
+import FrugalCore
+
+/// Whether the planner fuses inverted-residual blocks (expand 1x1 Conv -> depthwise Conv
+/// [-> project 1x1 Conv]) into one op that runs them band by band (ConvBlockBands.swift).
+public enum ConvBlockFusion: Sendable, Equatable {
+    /// Keep the convolutions apart.
+    case off
+    /// Fuse; each block runs in bands when its shapes make that pay
+    /// (``ConvBlockDescriptor/bandsPay``), else as the separate convolutions.
+    case auto
+    /// Fuse and always run in bands of at most `bandRows` output rows (0: as many as fit the
+    /// scratch budget). For tests and measurements.
+    case always(bandRows: Int)
+
+    /// The value of the fused node's `frugal.band_rows` attribute: -1 auto, else bandRows.
+    var bandRowsAttribute: Int {
+        switch self {
+        case .off, .auto: return -1
+        case .always(let r): return max(0, r)
+        }
+    }
+}
+
+extension Fusions {
+    /// Domain and op type of a fused block; its attribute `frugal.body` holds the original
+    /// Conv nodes (a graph whose nodes read the fused node's inputs by name), and
+    /// `frugal.band_rows` the ``ConvBlockFusion`` mode.
+    static let blockDomain = "ai.frugal"
+    static let blockOpType = "ConvBlock"
+    static let blockBodyKey = "frugal.body"
+    static let blockBandRowsKey = "frugal.band_rows"
+
+    /// Conv 1x1 (group 1, fused clamp or none) whose output is read only by a depthwise Conv
+    /// (group = channels, fused clamp or none), optionally followed, again as its only
+    /// reader, by a Conv 1x1 (group 1, with or without a folded residual and clamp), becomes
+    /// one `ai.frugal.ConvBlock` node. Weights must be initializers; the run checks the rest
+    /// (strides, pads) against the actual shapes and runs the original convolutions when the
+    /// band kernel does not take them. Runs after the residual and activation fusions.
+    static func fuseConvBlocks(_ graph: Graph, mode: ConvBlockFusion) throws -> Graph {
+        if mode == .off { return graph }
+        var g = graph
+        let readers = readerCounts(g)
+        var consumer: [String: Int] = [:]
+        for (i, n) in g.nodes.enumerated() { for v in n.inputs where !v.isEmpty { consumer[v] = i } }
+        func weight(_ n: Node) -> Tensor? {
+            n.inputs.count >= 2 ? g.initializers[n.inputs[1]].flatMap { $0.rank == 4 && $0.dtype == .float32 ? $0 : nil } : nil
+        }
+        func isConv(_ n: Node) -> Bool {
+            n.opType == "Conv" && n.domain.isEmpty && n.outputs.count == 1 && (2...4).contains(n.inputs.count)
+                && (n.inputs.count < 3 || n.inputs[2].isEmpty || g.initializers[n.inputs[2]] != nil)
+        }
+        func clampOnly(_ n: Node) -> Bool {
+            do {
+                guard let a = try FusedActivation(fusedIn: n) else { return true }
+                return a.clampRange != nil
+            } catch { return false }
+        }
+        func residual(_ n: Node) -> Bool { (try? n.int(residualKey, default: 0)) == 1 }
+        func pointwise(_ n: Node) -> Bool {
+            guard isConv(n), let w = weight(n), w.shape[2] == 1, w.shape[3] == 1 else { return false }
+            return (try? n.int("group", default: 1)) == 1 && clampOnly(n)
+        }
+        /// The single reader of `n`'s output, if it is the only one.
+        func onlyReader(_ n: Node) -> Int? {
+            let v = n.outputs[0]
+            return readers[v] == 1 ? consumer[v] : nil
+        }
+        var removed = Set<Int>()
+        var replaced: [Int: Node] = [:]
+        for (ei, e) in g.nodes.enumerated() where !removed.contains(ei) && pointwise(e) && !residual(e) {
+            guard let di = onlyReader(e), !removed.contains(di) else { continue }
+            let d = g.nodes[di]
+            guard isConv(d), !residual(d), clampOnly(d), d.inputs[0] == e.outputs[0],
+                  let dw = weight(d), let ew = weight(e), dw.shape[0] == ew.shape[0], dw.shape[1] == 1,
+                  (try? d.int("group", default: 1)) == dw.shape[0], dw.shape[0] > 1
+            else { continue }
+            var body = [e, d]
+            if let pi = onlyReader(d), !removed.contains(pi), pointwise(g.nodes[pi]), g.nodes[pi].inputs[0] == d.outputs[0],
+               weight(g.nodes[pi])!.shape[1] == dw.shape[0] {
+                body.append(g.nodes[pi])
+            }
+            var inputs: [String] = []
+            let inner = Set(body.dropLast().map { $0.outputs[0] })
+            for n in body { for v in n.inputs where !v.isEmpty && !inner.contains(v) && !inputs.contains(v) { inputs.append(v) } }
+            let last = body.last!
+            let fused = Node(name: body.map(\.name).joined(separator: "+"), opType: blockOpType, domain: blockDomain,
+                             inputs: inputs, outputs: last.outputs,
+                             attributes: [blockBodyKey: .graph(Graph(name: "block", nodes: body)),
+                                          blockBandRowsKey: .int(mode.bandRowsAttribute)])
+            let positions = [ei, di] + (body.count == 3 ? [onlyReader(d)!] : [])
+            for p in positions { removed.insert(p) }
+            replaced[positions.last!] = fused
+        }
+        if replaced.isEmpty { return g }
+        var nodes: [Node] = []
+        for (i, n) in g.nodes.enumerated() {
+            if let f = replaced[i] { nodes.append(f) } else if !removed.contains(i) { nodes.append(n) }
+        }
+        g.nodes = nodes
+        return g
+    }
+}

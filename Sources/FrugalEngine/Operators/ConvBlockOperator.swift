@@ -1,0 +1,156 @@
+import FrugalCore
+
+/// ai.frugal.ConvBlock: an inverted-residual block fused by the planner
+/// (Fusions.fuseConvBlocks): expand 1x1 Conv -> depthwise Conv [-> project 1x1 Conv], the
+/// original nodes kept in its `frugal.body` attribute. Runs in bands
+/// (FrugalCore's ConvBlockBands.swift) when the shapes fit the band kernel and (in the auto
+/// mode) the bands pay; otherwise runs the original Conv nodes one after the other, so it
+/// computes what they compute for any input, errors included.
+enum ConvBlockOperator {
+    static let schemas: [OperatorSchema] = [
+        OperatorSchema(Fusions.blockOpType, domain: Fusions.blockDomain, since: 1, dtypes: [.float32]) { try run($0) }
+    ]
+
+    /// The body's Conv nodes.
+    static func body(_ node: Node) throws -> [Node] {
+        guard case .graph(let g)? = node.attributes[Fusions.blockBodyKey], (2...3).contains(g.nodes.count),
+              g.nodes.allSatisfy({ $0.opType == "Conv" && $0.domain.isEmpty && !$0.inputs.isEmpty && $0.outputs.count == 1 })
+        else {
+            throw node.fail("attribute \(Fusions.blockBodyKey) must hold the block's 2 or 3 Conv nodes; this node is made by Frugal's planner, not read from a model")
+        }
+        return g.nodes
+    }
+
+    /// What a run derives from the input shape: the band plan, or nil to run the body.
+    final class Memo {
+        let xShape: Shape
+        let plan: Plan?
+        init(xShape: Shape, plan: Plan?) { self.xShape = xShape; self.plan = plan }
+    }
+
+    struct Plan {
+        let block: ConvBlockDescriptor
+        let bandRows: Int
+        let clamps: [OutputClamp?]
+        /// Input indices (of the fused node) of each body node's W and B (nil: no bias).
+        let weights: [Int]
+        let biases: [Int?]
+        let residual: Int?
+    }
+
+    /// The body's weights packed for the band GEMMs, kept while the weights are the same tensors.
+    final class PackedWeights {
+        var sources: [Tensor] = []
+        var expand: GEMM.PackedA? = nil
+        var project: GEMM.PackedA? = nil
+    }
+
+    static func run(_ call: OpCall) throws -> [Tensor] {
+        let nodes = try body(call.node)
+        let x = try call.floatInput(0, "X")
+        let memo: Memo
+        if let m = call.state?.memo as? Memo, m.xShape == x.shape { memo = m } else {
+            memo = Memo(xShape: x.shape, plan: try plan(call, nodes, x: x))
+            call.state?.memo = memo
+        }
+        guard let plan = memo.plan else { return try runBody(call, nodes) }
+        var residual: Tensor? = nil
+        if let r = plan.residual {
+            guard let t = call.optionalInput(r), t.dtype == .float32, t.shape == plan.block.outputShape else {
+                return try runBody(call, nodes)  // broadcasting residuals: as the Conv does it
+            }
+            residual = t
+        }
+        let w = plan.weights.map { call.optionalInput($0)! }
+        let b = plan.biases.map { $0.flatMap { call.optionalInput($0) } }
+        let packed = call.cachedObject("blockPacked") { PackedWeights() }
+        let sources = [w[0]] + (w.count > 2 ? [w[2]] : [])
+        if packed.sources.count != sources.count || !zip(packed.sources, sources).allSatisfy({ $0.sharesStorage(with: $1) })
+            || packed.expand?.m != plan.block.expandedChannels || packed.expand?.k != plan.block.expand.inChannels
+            || packed.expand?.layout != plan.block.expandLayout || packed.project?.layout != plan.block.project.map({ _ in plan.block.projectLayout }) {
+            let e = plan.block.expand
+            packed.expand = GEMM.PackedA(m: e.outChannels, k: e.inChannels, a: w[0].floatPointer, lda: e.inChannels,
+                                         layout: plan.block.expandLayout, pool: call.context.pool)
+            packed.project = plan.block.project.map { p in
+                GEMM.PackedA(m: p.outChannels, k: p.inChannels, a: w[2].floatPointer, lda: p.inChannels,
+                             layout: plan.block.projectLayout, pool: call.context.pool)
+            }
+            packed.sources = sources
+        }
+        var y = try call.newUninitializedOutput(plan.block.outputShape.dims)
+        let weights = ConvBlockWeights(
+            expand: packed.expand!, expandBias: b[0]?.floatPointer, expandClamp: plan.clamps[0],
+            depthwise: w[1].floatPointer, depthwiseBias: b[1]?.floatPointer, depthwiseClamp: plan.clamps[1],
+            project: packed.project, projectBias: b.count > 2 ? b[2]?.floatPointer : nil,
+            projectClamp: plan.clamps.count > 2 ? plan.clamps[2] : nil, residual: residual?.floatPointer)
+        let pool = call.context.pool
+        let ws = call.scratch("bands").floats(plan.block.workspaceCount(bandRows: plan.bandRows, threads: pool.threadCount))
+        ConvBlock.forward(plan.block, weights, input: x.floatPointer, output: y.mutableFloatPointer(),
+                          bandRows: plan.bandRows, workspace: ws, pool: pool)
+        return [y]
+    }
+
+    /// The band plan for input `x`, or nil when the body must run as separate convolutions
+    /// (shapes or attributes the band kernel does not take, or bands that do not pay).
+    static func plan(_ call: OpCall, _ nodes: [Node], x: Tensor) throws -> Plan? {
+        guard x.rank == 4 else { return nil }
+        func index(_ name: String) -> Int? { name.isEmpty ? nil : call.node.inputs.firstIndex(of: name) }
+        var dims = x.shape.dims
+        var descriptors: [Conv2DDescriptor] = [], clamps: [OutputClamp?] = [], weights: [Int] = [], biases: [Int?] = []
+        for n in nodes {
+            guard n.inputs.count >= 2, let wi = index(n.inputs[1]), let w = call.optionalInput(wi),
+                  w.dtype == .float32, w.rank == 4,
+                  let group = try? n.int("group", default: 1), group >= 1, dims[1] % group == 0,
+                  w.shape[1] * group == dims[1], w.shape[0] % group == 0,
+                  let a = try? SpatialAttributes(n, spatial: [dims[2], dims[3]], kernel: [w.shape[2], w.shape[3]]),
+                  let act = try? Optional(FusedActivation(fusedIn: n)), act == nil || act!.clampRange != nil
+            else { return nil }
+            var bi: Int? = nil
+            if n.inputs.count > 2, !n.inputs[2].isEmpty {
+                guard let i = index(n.inputs[2]), let bt = call.optionalInput(i), bt.dtype == .float32,
+                      bt.rank == 1, bt.shape[0] == w.shape[0] else { return nil }
+                bi = i
+            }
+            let d = Conv2DDescriptor(
+                batch: dims[0], inChannels: dims[1], inHeight: dims[2], inWidth: dims[3],
+                outChannels: w.shape[0], kernelHeight: w.shape[2], kernelWidth: w.shape[3],
+                strides: (a.strides[0], a.strides[1]), dilations: (a.dilations[0], a.dilations[1]),
+                pads: (a.padsBegin[0], a.padsBegin[1], a.padsEnd[0], a.padsEnd[1]), groups: group)
+            guard (try? d.validate()) != nil else { return nil }
+            descriptors.append(d)
+            clamps.append(act?.clampRange.map { OutputClamp(lower: $0.lowerBound, upper: $0.upperBound) })
+            weights.append(wi)
+            biases.append(bi)
+            dims = d.outputShape.dims
+        }
+        let block = ConvBlockDescriptor(expand: descriptors[0], depthwise: descriptors[1],
+                                        project: descriptors.count > 2 ? descriptors[2] : nil)
+        guard block.isSupported else { return nil }
+        var residual: Int? = nil
+        if nodes.count > 2, try nodes[2].int(Fusions.residualKey, default: 0) == 1 {
+            guard nodes[2].inputs.count > 3, let r = index(nodes[2].inputs[3]) else { return nil }
+            residual = r
+        }
+        let mode = try call.node.int(Fusions.blockBandRowsKey, default: -1)
+        if mode < 0 && !block.bandsPay { return nil }
+        return Plan(block: block, bandRows: mode > 0 ? mode : block.defaultBandRows, clamps: clamps,
+                    weights: weights, biases: biases, residual: residual)
+    }
+
+    /// Runs the body's Conv nodes one after the other (each with its own kept state).
+    static func runBody(_ call: OpCall, _ nodes: [Node]) throws -> [Tensor] {
+        var values: [String: Tensor] = [:]
+        for (i, name) in call.node.inputs.enumerated() where !name.isEmpty {
+            if let t = call.optionalInput(i) { values[name] = t }
+        }
+        var last: [Tensor] = []
+        for (i, n) in nodes.enumerated() {
+            let state = call.cachedObject("body\(i)") { NodeState() }
+            let args = n.inputs.map { $0.isEmpty ? nil : values[$0] }
+            last = try ConvOperators.conv(OpCall(node: n, inputs: args, context: call.context, state: state))
+            if i > 0 { call.context.buffers.recycle(&values[n.inputs[0]]) }
+            values[n.outputs[0]] = last[0]
+        }
+        return last
+    }
+}
