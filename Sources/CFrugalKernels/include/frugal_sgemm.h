@@ -45,6 +45,11 @@ typedef struct frugal_sgemm_epilogue {
 void frugal_sgemm_kernel_avx512(size_t mr, size_t nr, size_t kc, const float *a,
                                 const float *b, size_t ldb, float *c, size_t ldc,
                                 const frugal_sgemm_epilogue *ep);
+// The AVX-512 kernel with A read in place: row i of the tile's A is a + i * lda (k
+// contiguous floats), nothing of A is packed. Same B, C and epilogue rules as above.
+void frugal_sgemm_kernel_avx512_da(size_t mr, size_t nr, size_t kc, const float *a,
+                                   size_t lda, const float *b, size_t ldb, float *c,
+                                   size_t ldc, const frugal_sgemm_epilogue *ep);
 void frugal_sgemm_kernel_avx2(size_t mr, size_t nr, size_t kc, const float *a,
                               const float *b, size_t ldb, float *c, size_t ldc,
                               const frugal_sgemm_epilogue *ep);
