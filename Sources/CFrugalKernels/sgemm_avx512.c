@@ -18,6 +18,9 @@
 // Packed B panels stream from L2 (a 512 x 32 panel is 64 KiB): prefetch 16 k steps (2 KiB)
 // ahead. An unpacked B (DIRECT_B) is prefetched where the driver says (ep->prefetch).
 #define F_PF_B 16
+// Tiles of 1-2 rows (batch 1) do so little work per B element that B streams at memory
+// speed (a classifier's weights from L3): prefetch 64 k steps (8 KiB) ahead there.
+#define F_PF_B_STREAM 64
 
 F_INL F_T512 __mmask16 f512_mask(size_t n) {
     return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
@@ -54,9 +57,9 @@ F_INL F_T512 void f512_tile(const int R, const int S, const int NV, const int DI
         if (DIRECT) {                                                                  \
             _mm_prefetch((const char *)(b + pf), _MM_HINT_T0);                         \
             _mm_prefetch((const char *)(b + pf + 31), _MM_HINT_T0);                    \
-        } else if (F_PF_B) {                                                           \
-            _mm_prefetch((const char *)(b + F_PF_B * 32), _MM_HINT_T0);                \
-            _mm_prefetch((const char *)(b + F_PF_B * 32 + 16), _MM_HINT_T0);           \
+        } else {                                                                       \
+            _mm_prefetch((const char *)(b + pfb * 32), _MM_HINT_T0);                   \
+            _mm_prefetch((const char *)(b + pfb * 32 + 16), _MM_HINT_T0);              \
         }                                                                              \
         for (int i = 0; i < R; i++) {                                                  \
             __m512 av = _mm512_set1_ps(DA ? a[i * lda] : a[i]);                        \
@@ -68,6 +71,7 @@ F_INL F_T512 void f512_tile(const int R, const int S, const int NV, const int DI
     } while (0)
 
     const ptrdiff_t pf = ep->prefetch;
+    const int pfb = R <= 2 ? F_PF_B_STREAM : F_PF_B;
     size_t p = 0;
     if (S > 1)
         for (; p + S <= kc; p += S)
