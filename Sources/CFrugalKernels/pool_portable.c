@@ -9,3 +9,18 @@ void frugal_maxpool_pairs_portable(const float *row, float *out, size_t n, int a
         out[i] = accumulate ? p_nanmax(out[i], m) : m;
     }
 }
+
+// Eight partial sums per plane so that the compiler can vectorise without reassociating.
+void frugal_plane_means_portable(const float *x, float *out, size_t planes, size_t size, float scale) {
+    for (size_t p = 0; p < planes; p++) {
+        const float *v = x + p * size;
+        float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        size_t i = 0;
+        for (; i + 8 <= size; i += 8)
+            for (int u = 0; u < 8; u++) part[u] += v[i + u];
+        float s = 0;
+        for (; i < size; i++) s += v[i];
+        for (int u = 0; u < 8; u++) s += part[u];
+        out[p] = s * scale;
+    }
+}

@@ -18,14 +18,20 @@
 // Packed B panels stream from L2 (a 512 x 32 panel is 64 KiB): prefetch 16 k steps (2 KiB)
 // ahead. An unpacked B (DIRECT_B) is prefetched where the driver says (ep->prefetch).
 #define F_PF_B 16
+// Tiles of 1-2 rows (batch 1) do so little work per B element that B streams at memory
+// speed (a classifier's weights from L3): prefetch 64 k steps (8 KiB) ahead there.
+#define F_PF_B_STREAM 64
 
 F_INL F_T512 __mmask16 f512_mask(size_t n) {
     return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
 }
 
+// DA: a is the caller's row-major A (row i at a + i * lda, read along k) instead of a
+// packed panel; each broadcast then comes from one of R sequential row streams.
 F_INL F_T512 void f512_tile(const int R, const int S, const int NV, const int DIRECT, const int MASKED,
-                            size_t nr, size_t kc, const float *a, const float *b, size_t ldb,
-                            float *c, size_t ldc, const frugal_sgemm_epilogue *ep) {
+                            const int DA, size_t nr, size_t kc, const float *a, size_t lda,
+                            const float *b, size_t ldb, float *c, size_t ldc,
+                            const frugal_sgemm_epilogue *ep) {
     __m512 acc[S][R][2];
     for (int s = 0; s < S; s++)
         for (int i = 0; i < R; i++) {
@@ -51,20 +57,21 @@ F_INL F_T512 void f512_tile(const int R, const int S, const int NV, const int DI
         if (DIRECT) {                                                                  \
             _mm_prefetch((const char *)(b + pf), _MM_HINT_T0);                         \
             _mm_prefetch((const char *)(b + pf + 31), _MM_HINT_T0);                    \
-        } else if (F_PF_B) {                                                           \
-            _mm_prefetch((const char *)(b + F_PF_B * 32), _MM_HINT_T0);                \
-            _mm_prefetch((const char *)(b + F_PF_B * 32 + 16), _MM_HINT_T0);           \
+        } else {                                                                       \
+            _mm_prefetch((const char *)(b + pfb * 32), _MM_HINT_T0);                   \
+            _mm_prefetch((const char *)(b + pfb * 32 + 16), _MM_HINT_T0);              \
         }                                                                              \
         for (int i = 0; i < R; i++) {                                                  \
-            __m512 av = _mm512_set1_ps(a[i]);                                          \
+            __m512 av = _mm512_set1_ps(DA ? a[i * lda] : a[i]);                        \
             acc[s][i][0] = _mm512_fmadd_ps(av, b0, acc[s][i][0]);                      \
             if (NV == 2) acc[s][i][1] = _mm512_fmadd_ps(av, b1, acc[s][i][1]);         \
         }                                                                              \
-        a += R;                                                                        \
+        a += DA ? 1 : R;                                                               \
         b += ldb;                                                                      \
     } while (0)
 
     const ptrdiff_t pf = ep->prefetch;
+    const int pfb = R <= 2 ? F_PF_B_STREAM : F_PF_B;
     size_t p = 0;
     if (S > 1)
         for (; p + S <= kc; p += S)
@@ -111,37 +118,49 @@ F_INL F_T512 void f512_tile(const int R, const int S, const int NV, const int DI
 }
 
 // One instantiation per (rows, k splits), per width (one vector when nr <= 16, two
-// otherwise) and per B source: packed, direct full, direct edge.
-#define F512_CASE(R, S)                                                                 \
+// otherwise), per B source (packed, direct full, direct edge) and per A source (DA).
+#define F512_CASE(R, S, DA)                                                             \
     case R:                                                                             \
         if (nr <= 16) {                                                                 \
-            if (!direct) f512_tile(R, S, 1, 0, 0, nr, kc, a, b, ldb, c, ldc, ep);       \
-            else f512_tile(R, S, 1, 1, 1, nr, kc, a, b, ldb, c, ldc, ep);               \
-        } else if (!direct) f512_tile(R, S, 2, 0, 0, nr, kc, a, b, ldb, c, ldc, ep);    \
-        else if (nr == 32) f512_tile(R, S, 2, 1, 0, nr, kc, a, b, ldb, c, ldc, ep);     \
-        else f512_tile(R, S, 2, 1, 1, nr, kc, a, b, ldb, c, ldc, ep);                   \
+            if (!direct) f512_tile(R, S, 1, 0, 0, DA, nr, kc, a, lda, b, ldb, c, ldc, ep); \
+            else f512_tile(R, S, 1, 1, 1, DA, nr, kc, a, lda, b, ldb, c, ldc, ep);      \
+        } else if (!direct) f512_tile(R, S, 2, 0, 0, DA, nr, kc, a, lda, b, ldb, c, ldc, ep); \
+        else if (nr == 32) f512_tile(R, S, 2, 1, 0, DA, nr, kc, a, lda, b, ldb, c, ldc, ep); \
+        else f512_tile(R, S, 2, 1, 1, DA, nr, kc, a, lda, b, ldb, c, ldc, ep);          \
         break;
+
+#define F512_ROWS(DA)                                                                   \
+    switch (mr) {                                                                       \
+        F512_CASE(1, 4, DA)                                                             \
+        F512_CASE(2, 2, DA)                                                             \
+        F512_CASE(3, 2, DA)                                                             \
+        F512_CASE(4, 1, DA)                                                             \
+        F512_CASE(5, 1, DA)                                                             \
+        F512_CASE(6, 1, DA)                                                             \
+        F512_CASE(7, 1, DA)                                                             \
+        F512_CASE(8, 1, DA)                                                             \
+        F512_CASE(9, 1, DA)                                                             \
+        F512_CASE(10, 1, DA)                                                            \
+        F512_CASE(11, 1, DA)                                                            \
+        F512_CASE(12, 1, DA)                                                            \
+    default: break;                                                                     \
+    }
 
 F_T512 void frugal_sgemm_kernel_avx512(size_t mr, size_t nr, size_t kc, const float *a,
                                        const float *b, size_t ldb, float *c, size_t ldc,
                                        const frugal_sgemm_epilogue *ep) {
     const int direct = (ep->flags & FRUGAL_SGEMM_DIRECT_B) != 0;
-    switch (mr) {
-        F512_CASE(1, 4)
-        F512_CASE(2, 2)
-        F512_CASE(3, 2)
-        F512_CASE(4, 1)
-        F512_CASE(5, 1)
-        F512_CASE(6, 1)
-        F512_CASE(7, 1)
-        F512_CASE(8, 1)
-        F512_CASE(9, 1)
-        F512_CASE(10, 1)
-        F512_CASE(11, 1)
-        F512_CASE(12, 1)
-    default: break;
-    }
+    const size_t lda = 0;
+    F512_ROWS(0)
 }
+
+F_T512 void frugal_sgemm_kernel_avx512_da(size_t mr, size_t nr, size_t kc, const float *a,
+                                          size_t lda, const float *b, size_t ldb, float *c,
+                                          size_t ldc, const frugal_sgemm_epilogue *ep) {
+    const int direct = (ep->flags & FRUGAL_SGEMM_DIRECT_B) != 0;
+    F512_ROWS(1)
+}
+#undef F512_ROWS
 #undef F512_CASE
 
 // Dot products for few rows x transposed B: R x C accumulators of 16 lanes along k, the k
@@ -211,5 +230,16 @@ void frugal_sgemm_kernel_avx512(size_t mr, size_t nr, size_t kc, const float *a,
                                 const float *b, size_t ldb, float *c, size_t ldc,
                                 const frugal_sgemm_epilogue *ep) {
     frugal_sgemm_kernel_portable(mr, nr, kc, a, b, ldb, c, ldc, ep);
+}
+void frugal_sgemm_kernel_avx512_da(size_t mr, size_t nr, size_t kc, const float *a, size_t lda,
+                                   const float *b, size_t ldb, float *c, size_t ldc,
+                                   const frugal_sgemm_epilogue *ep) {
+    // Never selected off x86-64; a plain loop keeps the symbol correct anyway.
+    for (size_t i = 0; i < mr; i++)
+        for (size_t j = 0; j < nr; j++) {
+            float x = 0;
+            for (size_t p = 0; p < kc; p++) x += a[i * lda + p] * b[p * ldb + j];
+            c[i * ldc + j] = frugal_sgemm_epilogue_one(x, c + i * ldc + j, i, j, ep);
+        }
 }
 #endif

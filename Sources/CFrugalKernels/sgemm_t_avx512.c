@@ -18,11 +18,15 @@
 #define T_INL static inline __attribute__((always_inline))
 
 // The packed A^T panel streams from L2 (32 floats per k step): prefetch 16 k steps ahead.
+// A panel that comes from L3 (a batch-1 layer's weights, read once per run) is fetched much
+// slower than the FMAs consume it, so the driver also passes `next`: a part of the panel
+// that its following tiles will read, pulled into L2 at one line per two k steps while this
+// tile computes (1x1 conv 320 -> 1280 on 7x7, weights from L3: ~8 % faster in isolation).
 #define T_PF_A 16
 
 T_INL T_T512 void t512_tile(const int R, const int S, const int NV, size_t mr, size_t kc,
                             const float *a, const float *b, size_t ldb, float *c, size_t ldc,
-                            const frugal_sgemm_epilogue *ep) {
+                            const frugal_sgemm_epilogue *ep, const float *next) {
     __m512 acc[S][R][2];
     for (int s = 0; s < S; s++)
         for (int j = 0; j < R; j++) {
@@ -46,6 +50,10 @@ T_INL T_T512 void t512_tile(const int R, const int S, const int NV, size_t mr, s
         if (pf) {                                                                      \
             _mm_prefetch((const char *)(b + pf), _MM_HINT_T0);                         \
             _mm_prefetch((const char *)(b + pf + R - 1), _MM_HINT_T0);                 \
+        }                                                                              \
+        if (next) {                                                                    \
+            _mm_prefetch((const char *)next, _MM_HINT_T1);                             \
+            next += 8;                                                                 \
         }                                                                              \
         for (int j = 0; j < R; j++) {                                                  \
             const __m512 bv = _mm512_set1_ps(b[j]);                                    \
@@ -94,13 +102,13 @@ T_INL T_T512 void t512_tile(const int R, const int S, const int NV, size_t mr, s
 
 #define T512_CASE(R, S)                                                                 \
     case R:                                                                             \
-        if (mr <= 16) t512_tile(R, S, 1, mr, kc, a, b, ldb, c, ldc, ep);                \
-        else t512_tile(R, S, 2, mr, kc, a, b, ldb, c, ldc, ep);                         \
+        if (mr <= 16) t512_tile(R, S, 1, mr, kc, a, b, ldb, c, ldc, ep, next);          \
+        else t512_tile(R, S, 2, mr, kc, a, b, ldb, c, ldc, ep, next);                   \
         break;
 
 T_T512 void frugal_sgemm_kernel_t_avx512(size_t mr, size_t nr, size_t kc, const float *a,
                                          const float *b, size_t ldb, float *c, size_t ldc,
-                                         const frugal_sgemm_epilogue *ep) {
+                                         const frugal_sgemm_epilogue *ep, const float *next) {
     switch (nr) {
         T512_CASE(1, 4)
         T512_CASE(2, 2)
@@ -123,7 +131,7 @@ T_T512 void frugal_sgemm_kernel_t_avx512(size_t mr, size_t nr, size_t kc, const 
 // Not x86-64: the symbol exists so that Swift links everywhere; it is never selected.
 void frugal_sgemm_kernel_t_avx512(size_t mr, size_t nr, size_t kc, const float *a,
                                   const float *b, size_t ldb, float *c, size_t ldc,
-                                  const frugal_sgemm_epilogue *ep) {
-    frugal_sgemm_kernel_t_portable(mr, nr, kc, a, b, ldb, c, ldc, ep);
+                                  const frugal_sgemm_epilogue *ep, const float *next) {
+    frugal_sgemm_kernel_t_portable(mr, nr, kc, a, b, ldb, c, ldc, ep, next);
 }
 #endif

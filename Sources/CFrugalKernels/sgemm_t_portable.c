@@ -4,7 +4,8 @@
 
 void frugal_sgemm_kernel_t_portable(size_t mr, size_t nr, size_t kc, const float *a,
                                     const float *b, size_t ldb, float *c, size_t ldc,
-                                    const frugal_sgemm_epilogue *ep) {
+                                    const frugal_sgemm_epilogue *ep, const float *next) {
+    (void)next;  // a prefetch hint only
     float acc[FRUGAL_SGEMM_T_NR][FRUGAL_SGEMM_T_MR];
     for (size_t j = 0; j < nr; j++)
         for (int r = 0; r < FRUGAL_SGEMM_T_MR; r++) acc[j][r] = 0.0f;

@@ -213,6 +213,30 @@ private let pool3 = ThreadPool(threadCount: 3)
         }
     }
 
+    @Test(arguments: isas) func rowMajorAReadInPlace(isa: KernelISA) {
+        // A plain row-major A with up to 192 rows is read in place by the AVX-512 kernels (no
+        // packing): the single pass (m <= 12) with packed, plain and transposed B, and the
+        // narrow path's near-equal row tiles (13, 25, 64, 97 rows), odd k and n, lda > k,
+        // several k blocks (k > 1024), every epilogue, 1 and 3 threads.
+        var seed: UInt64 = 1300
+        let shapes = [(1, 1000, 1280), (2, 33, 17), (5, 100, 300), (11, 47, 9), (12, 32, 1), (13, 300, 784),
+                      (25, 10, 100), (64, 300, 131), (64, 97, 1030), (97, 17, 33), (192, 65, 70), (40, 0, 3)]
+        for (m, n, k) in shapes {
+            for bSource in 0..<3 {  // plain, transposed, packed
+                for pool in [pool1, pool3] {
+                    seed += 1
+                    var cse = Case(m: m, n: n, k: k, transB: bSource == 1, padA: Int(seed % 3) * 3,
+                                   padB: Int(seed % 2), padC: Int(seed % 3))
+                    cse.packed = bSource == 2
+                    cse.accumulate = seed % 2 == 0
+                    cse.bias = [.none, .row, .column][Int(seed % 3)]
+                    cse.clamp = seed % 5 < 2 ? -0.5...0.5 : nil
+                    if let f = cse.run(isa: isa, pool: pool, seed: seed) { Issue.record("A in place: \(f)"); return }
+                }
+            }
+        }
+    }
+
     @Test(arguments: isas) func fewRowsTransposedB(isa: KernelISA) {
         // The dot-product path: m <= 4 with B stored n×k, k tails around 8 and 16 lanes.
         var seed: UInt64 = 900

@@ -166,6 +166,26 @@ func referencePool(_ pc: PoolCase, _ x: [Float], max isMax: Bool) -> (dims: [Int
         }
     }
 
+    @Test func globalAveragePlaneSizesAroundVectors() throws {
+        // Plane sizes around the 16-float vectors and 32-float unrolled steps of the AVX-512
+        // kernel (full vectors, masked tail, both), 7x7 = 49 as in MobileNetV2, 1 and more threads.
+        var rng = TestRNG(seed: 23)
+        // (2 x 2100 planes of 49 are enough work to be split over the threads.)
+        let cases = [1, 2, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 65, 100].map { ($0, 1300 / $0 + 3) } + [(49, 2100)]
+        for (plane, channels) in cases {
+            for pool in [ThreadPool(threadCount: 1), testPool] {
+                let x = rng.tensor([2, channels, plane])
+                let a = try Pooling.globalAveragePool(x, pool: pool), v = x.scalars(as: Float.self)
+                let planes = x.shape[0] * x.shape[1]
+                let want = (0..<planes).map { p in
+                    v[(p * plane)..<((p + 1) * plane)].reduce(0.0) { $0 + Double($1) } / Double(plane)
+                }
+                #expect(a.shape.dims == [2, x.shape[1], 1])
+                #expect(closeness(a.scalars(), want) <= 1, "plane \(plane)")
+            }
+        }
+    }
+
     @Test func emptyTensors() throws {
         try check(PoolCase(n: 0, c: 3, h: 5, w: 5, kh: 2, kw: 2))
         try check(PoolCase(n: 1, c: 0, h: 5, w: 5, kh: 2, kw: 2))

@@ -45,6 +45,11 @@ typedef struct frugal_sgemm_epilogue {
 void frugal_sgemm_kernel_avx512(size_t mr, size_t nr, size_t kc, const float *a,
                                 const float *b, size_t ldb, float *c, size_t ldc,
                                 const frugal_sgemm_epilogue *ep);
+// The AVX-512 kernel with A read in place: row i of the tile's A is a + i * lda (k
+// contiguous floats), nothing of A is packed. Same B, C and epilogue rules as above.
+void frugal_sgemm_kernel_avx512_da(size_t mr, size_t nr, size_t kc, const float *a,
+                                   size_t lda, const float *b, size_t ldb, float *c,
+                                   size_t ldc, const frugal_sgemm_epilogue *ep);
 void frugal_sgemm_kernel_avx2(size_t mr, size_t nr, size_t kc, const float *a,
                               const float *b, size_t ldb, float *c, size_t ldc,
                               const frugal_sgemm_epilogue *ep);
@@ -71,14 +76,16 @@ void frugal_sgemm_dot_portable(size_t mr, size_t nr, size_t k, const float *a, s
 // epilogue in C's terms (BIAS_ROW adds bias[r], BIAS_COL bias[j]). a is a panel of A^T,
 // T_MR rows of A per k step, zero padded past mr (GEMM.PackedA's column-panel layout); b is
 // the caller's row-major B read in place (only nr columns of each row). With a nonzero
-// ep->prefetch, b + prefetch is prefetched at each k step; DIRECT_B is ignored.
+// ep->prefetch, b + prefetch is prefetched at each k step; DIRECT_B is ignored. A non-NULL
+// `next` is a prefetch hint only: 32 bytes from it per k step (kc * 32 bytes in all) are
+// pulled into L2 for the tiles that follow (the portable kernel ignores it).
 enum { FRUGAL_SGEMM_T_MR = 32, FRUGAL_SGEMM_T_NR = 12 };
 void frugal_sgemm_kernel_t_avx512(size_t mr, size_t nr, size_t kc, const float *a,
                                   const float *b, size_t ldb, float *c, size_t ldc,
-                                  const frugal_sgemm_epilogue *ep);
+                                  const frugal_sgemm_epilogue *ep, const float *next);
 void frugal_sgemm_kernel_t_portable(size_t mr, size_t nr, size_t kc, const float *a,
                                     const float *b, size_t ldb, float *c, size_t ldc,
-                                    const frugal_sgemm_epilogue *ep);
+                                    const frugal_sgemm_epilogue *ep, const float *next);
 
 // Applies the epilogue to one element (shared by the dot-product kernels).
 static inline float frugal_sgemm_epilogue_one(float x, float *c, size_t i, size_t j,

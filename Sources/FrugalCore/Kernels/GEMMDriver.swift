@@ -5,6 +5,8 @@
 // - Narrow (MR < m <= narrowRows): all of A for a k block is packed once (it fits L2);
 //   tasks take chunks of B panels and pack 4 of them at a time just before sweeping all of
 //   A over them, so B is read once, sequentially, and never round-trips through L3.
+//   With a row-major A and the AVX-512 kernels, A is not packed at all: the kernels read
+//   its rows in place (Job.directA), in row tiles of near-equal height.
 // - Blocked (larger m): the five-loop nest described in GEMMKernel.swift. For each KC x NC
 //   block, B is packed once by all threads together (one parallelFor), then C is cut into
 //   row blocks (an m split, a multiple of the thread count) or, for few row panels, column
@@ -36,6 +38,9 @@ enum SGEMMDriver {
     /// prefetching `directPrefetchRows` rows ahead.
     static let directRowPanels = 2
     static let directPrefetchRows = 8
+    /// Deepest k block when the kernels read A in place (nothing of A to keep in a buffer):
+    /// k = 784 in one block measured ~3 % faster than two blocks of 392 (LeNet's 64x784x300).
+    static let directAKC = 1024
 
     static func run(
         m: Int, n: Int, k: Int, a: SGEMMOperandA, b: SGEMMSourceB,
@@ -111,6 +116,12 @@ enum SGEMMDriver {
         let pool: ThreadPool?
         /// A packed once by the caller (then `a` is not read): no packing of A here.
         let packedA: GEMM.PackedA?
+
+        /// Whether the single-pass and narrow paths read A in place (row-major, not
+        /// transposed, and a kernel that can): no packing of A at all. Packing costs a read
+        /// and a write of all of A per call, which for few rows is a large share of the work
+        /// (measured on 64x784x300: 0.187 ms packed against 0.164 ms in place).
+        var directA: Bool { packedA == nil && !a.trans && kernel.directA != nil }
 
         /// Points the bias of the epilogue at the tile whose corner is (i, j).
         @inline(__always)
@@ -217,7 +228,13 @@ enum SGEMMDriver {
         func narrow(_ ws: SGEMMWorkspace, kcStep: Int, ncStep: Int, packedB: GEMM.PackedB?) {
             let mr = kernel.mr, nr = kernel.nr
             let rowPanels = (m + mr - 1) / mr
-            ws.reserve(slot: 0, count: packedA == nil ? rowPanels * mr * kcStep : 1)
+            let inPlace = directA
+            var kcStep = kcStep
+            if inPlace {
+                let kBlocks = (k + SGEMMDriver.directAKC - 1) / SGEMMDriver.directAKC
+                kcStep = (k + kBlocks - 1) / kBlocks
+            }
+            ws.reserve(slot: 0, count: packedA == nil && !inPlace ? rowPanels * mr * kcStep : 1)
             if packedB == nil {
                 for s in 0..<threads { ws.reserve(slot: 1 + s, count: kcStep * nr * SGEMMDriver.narrowGroup) }
             }
@@ -237,7 +254,7 @@ enum SGEMMDriver {
                 while pc < k {
                     let kc = min(kcStep, k - pc)
                     let base = blockEpilogue(first: pc == 0, last: pc + kc == k)
-                    if packedA == nil && (jc == 0 || kc < k) {
+                    if packedA == nil && !inPlace && (jc == 0 || kc < k) {
                         let packTasks = threads == 1 ? 1 : min(rowPanels, 2 * threads)
                         SGEMMDriver.parallel(packTasks, pool) { t in
                             let (r0, r1) = SGEMMDriver.split(rowPanels, packTasks, t)
@@ -280,6 +297,18 @@ enum SGEMMDriver {
                             for q in g..<g1 {
                                 let j = jc + q * nr, w = min(nr, n - j)
                                 let bp = bGroup + (q - g) * groupStride
+                                if inPlace {
+                                    // Row tiles of near-equal height (64 rows: 4 x 11 + 2 x 10,
+                                    // not 5 x 12 + 4): no short tile with idle FMA slots.
+                                    for r in 0..<rowPanels {
+                                        let (i0, i1) = SGEMMDriver.split(m, rowPanels, r)
+                                        tileEpilogue(&e, i: i0, j: j)
+                                        kernel.tile(
+                                            mr: i1 - i0, nr: w, kc: kc, a: a.base + i0 * a.ld + pc, lda: a.ld,
+                                            b: bp, ldb: ldb, c: c + i0 * ldc + j, ldc: ldc, epilogue: &e)
+                                    }
+                                    continue
+                                }
                                 var ir = 0
                                 while ir < m {
                                     tileEpilogue(&e, i: ir, j: j)

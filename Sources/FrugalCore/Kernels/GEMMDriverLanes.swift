@@ -6,7 +6,8 @@
 // is 32 rows of C (two vectors of a panel of A^T) by up to 12 columns broadcast from B in
 // place (no packing of B at all): the columns are cut into near-equal tiles (49 = 9 + 4 x 10),
 // and tasks take runs of (panel, column tile) pairs, panel-major, so that one task sweeps
-// all columns over a panel while it is in L1/L2. Every tile covers the whole k.
+// all columns over a panel while it is in L1/L2; meanwhile they prefetch the task's next
+// panel into L2 (weights read once per run come from L3). Every tile covers the whole k.
 import CFrugalKernels
 
 enum SGEMMLanes {
@@ -19,7 +20,7 @@ enum SGEMMLanes {
 
     typealias Kernel = @convention(c) (
         Int, Int, Int, UnsafePointer<Float>?, UnsafePointer<Float>?, Int,
-        UnsafeMutablePointer<Float>?, Int, UnsafePointer<frugal_sgemm_epilogue>?
+        UnsafeMutablePointer<Float>?, Int, UnsafePointer<frugal_sgemm_epilogue>?, UnsafePointer<Float>?
     ) -> Void
 
     /// The kernel for the ISA `a` was packed for (portable C below AVX-512).
@@ -64,11 +65,17 @@ enum SGEMMLanes {
             var e = epilogue
             e.prefetch = prefetch
             for item in lo..<hi {
-                let q = item / tiles, (j0, j1) = SGEMMDriver.split(n, tiles, item % tiles)
+                let q = item / tiles, t = item % tiles, (j0, j1) = SGEMMDriver.split(n, tiles, t)
                 let i = q * mr
                 if let biasRow { e.bias = biasRow + i }
                 if let biasCol { e.bias = biasCol + j0 }
-                kernel(min(mr, m - i), j1 - j0, k, a.columnPanel(q), bRows + j0, ldb, c + i * ldc + j0, ldc, &e)
+                // Tiles 1... of a panel (in L1/L2 by then) pull the task's next panel into
+                // L2, a part each; tile 0 is busy fetching its own panel.
+                var next: UnsafePointer<Float>? = nil
+                if t > 0 && (q + 1) * tiles < hi {
+                    next = a.columnPanel(q + 1, depth: k * (t - 1) / (tiles - 1))
+                }
+                kernel(min(mr, m - i), j1 - j0, k, a.columnPanel(q), bRows + j0, ldb, c + i * ldc + j0, ldc, &e, next)
             }
         }
     }

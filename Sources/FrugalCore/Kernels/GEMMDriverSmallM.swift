@@ -1,6 +1,7 @@
 // fp32 GEMM driver, products with few rows (m <= MR) and k = 0: the single-pass paths.
 //
-// One A panel holds all of op(A) and tasks take ranges of C's columns; each kernel call
+// One A panel holds all of op(A) (or, with a row-major A and a kernel that can, the kernels
+// read A in place: Job.directA) and tasks take ranges of C's columns; each kernel call
 // covers the whole k (or short k blocks when B is streamed in place), so nothing is spent on
 // absent rows and B is never packed except when it is transposed with 5+ rows:
 // - PackedB: whole-k panels, one kernel call per panel.
@@ -40,8 +41,12 @@ extension SGEMMDriver.Job {
             return
         }
         // Slot 0: all of op(A), one panel; slots 1...: a B panel per task for transposed B.
+        // Or A read in place: row i at aPack + i * lda, and k step p at aPack + p * aStep.
         let aPack: UnsafePointer<Float>
-        if let pa = packedA {
+        let inPlace = directA, lda = a.ld, aStep = inPlace ? 1 : m
+        if inPlace {
+            aPack = a.base
+        } else if let pa = packedA {
             aPack = pa.panel(row: 0, depth: 0)  // m <= MR: one whole-k panel
         } else {
             ws.reserve(slot: 0, count: m * k)
@@ -56,9 +61,9 @@ extension SGEMMDriver.Job {
                 var e = base
                 for q in q0..<q1 {
                     tileEpilogue(&e, i: 0, j: q * nr)
-                    kernel.tile(
-                        mr: m, nr: min(nr, n - q * nr), kc: k, a: aPack, b: pb.panel(q), ldb: nr,
-                        c: c + q * nr, ldc: ldc, epilogue: &e)
+                    tile(
+                        inPlace, nr: min(nr, n - q * nr), kc: k, a: aPack, lda: lda, b: pb.panel(q), ldb: nr,
+                        c: c + q * nr, epilogue: &e)
                 }
             }
         case .plain(let ob) where ob.trans:
@@ -71,9 +76,7 @@ extension SGEMMDriver.Job {
                     let w = min(nr, n - q * nr)
                     SGEMMPacking.packBPanel(ob, p0: 0, kc: k, j0: q * nr, width: w, nr: nr, into: panel)
                     tileEpilogue(&e, i: 0, j: q * nr)
-                    kernel.tile(
-                        mr: m, nr: w, kc: k, a: aPack, b: panel, ldb: nr, c: c + q * nr, ldc: ldc,
-                        epilogue: &e)
+                    tile(inPlace, nr: w, kc: k, a: aPack, lda: lda, b: panel, ldb: nr, c: c + q * nr, epilogue: &e)
                 }
             }
         case .plain(let ob):
@@ -96,13 +99,26 @@ extension SGEMMDriver.Job {
                     let bRows = ob.base + pc * ob.ld
                     for q in q0..<q1 {
                         tileEpilogue(&e, i: 0, j: q * nr)
-                        kernel.tile(
-                            mr: m, nr: min(nr, n - q * nr), kc: kc, a: aPack + pc * m, b: bRows + q * nr,
-                            ldb: ob.ld, c: c + q * nr, ldc: ldc, epilogue: &e)
+                        tile(
+                            inPlace, nr: min(nr, n - q * nr), kc: kc, a: aPack + pc * aStep, lda: lda,
+                            b: bRows + q * nr, ldb: ob.ld, c: c + q * nr, epilogue: &e)
                     }
                     pc += kc
                 }
             }
+        }
+    }
+
+    /// One tile of all m rows: A read in place (`inPlace`, row stride lda) or packed.
+    @inline(__always)
+    func tile(
+        _ inPlace: Bool, nr: Int, kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, epilogue e: inout frugal_sgemm_epilogue
+    ) {
+        if inPlace {
+            kernel.tile(mr: m, nr: nr, kc: kc, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, epilogue: &e)
+        } else {
+            kernel.tile(mr: m, nr: nr, kc: kc, a: a, b: b, ldb: ldb, c: c, ldc: ldc, epilogue: &e)
         }
     }
 

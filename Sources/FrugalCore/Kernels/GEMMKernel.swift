@@ -28,6 +28,11 @@ typealias SGEMMKernelFunction = @convention(c) (
     UnsafeMutablePointer<Float>?, Int, UnsafePointer<frugal_sgemm_epilogue>?
 ) -> Void
 
+typealias SGEMMDirectAFunction = @convention(c) (
+    Int, Int, Int, UnsafePointer<Float>?, Int, UnsafePointer<Float>?, Int,
+    UnsafeMutablePointer<Float>?, Int, UnsafePointer<frugal_sgemm_epilogue>?
+) -> Void
+
 typealias SGEMMDotFunction = @convention(c) (
     Int, Int, Int, UnsafePointer<Float>?, Int, UnsafePointer<Float>?, Int,
     UnsafeMutablePointer<Float>?, Int, UnsafePointer<frugal_sgemm_epilogue>?
@@ -42,11 +47,14 @@ struct SGEMMKernel {
     let function: SGEMMKernelFunction
     /// Dot-product kernel for up to 4 rows x 4 columns with a transposed B.
     let dot: SGEMMDotFunction
+    /// The micro-kernel reading A in place (row i at a + i * lda), where the ISA has one:
+    /// products with few rows then skip packing A (see SGEMMDriver.Job.directA).
+    var directA: SGEMMDirectAFunction? = nil
 
     static let avx512 = SGEMMKernel(
         isa: .avx512, mr: FRUGAL_SGEMM_AVX512_MR, nr: FRUGAL_SGEMM_AVX512_NR,
         kc: 512, mc: 96, nc: 4096, function: frugal_sgemm_kernel_avx512,
-        dot: frugal_sgemm_dot_avx512)
+        dot: frugal_sgemm_dot_avx512, directA: frugal_sgemm_kernel_avx512_da)
     static let avx2 = SGEMMKernel(
         isa: .avx2, mr: FRUGAL_SGEMM_AVX2_MR, nr: FRUGAL_SGEMM_AVX2_NR,
         kc: 256, mc: 192, nc: 4096, function: frugal_sgemm_kernel_avx2,
@@ -76,5 +84,14 @@ struct SGEMMKernel {
         c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: inout frugal_sgemm_epilogue
     ) {
         function(mr, nr, kc, a, b, ldb, c, ldc, &epilogue)
+    }
+
+    /// Runs the direct-A micro-kernel on one tile (only where `directA` is not nil).
+    @inline(__always)
+    func tile(
+        mr: Int, nr: Int, kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: inout frugal_sgemm_epilogue
+    ) {
+        directA.unsafelyUnwrapped(mr, nr, kc, a, lda, b, ldb, c, ldc, &epilogue)
     }
 }
