@@ -49,6 +49,11 @@ public enum ONNXExporter {
             // The planner's fused nodes (a Conv with a folded residual input, an activation in
             // an attribute) are not ONNX: other runtimes would ignore the attribute and compute
             // something else. Export the graph as built or imported, before Session optimises it.
+            if n.domain == "ai.frugal" {
+                throw ONNXError.invalidModel(
+                    path: graph.name.isEmpty ? "graph" : graph.name,
+                    reason: "node '\(n.name)' is the engine-internal fused op ai.frugal.\(n.opType) from graph optimisation; export the graph before it is optimised (Session.graph is the optimised one)")
+            }
             if n.domain.isEmpty, let key = n.attributes.keys.sorted().first(where: { $0.hasPrefix("frugal.") }) {
                 throw ONNXError.invalidModel(
                     path: graph.name.isEmpty ? "graph" : graph.name,

@@ -1,6 +1,7 @@
 import Foundation
 import FrugalCore
 @testable import FrugalEngine
+import FrugalONNX
 import Testing
 
 /// Inverted-residual blocks fused into one banded op (Fusions.fuseConvBlocks, ConvBlock
@@ -142,6 +143,21 @@ import Testing
                 #expect(ranBands(session) == (threads == 1 ? on1 : on2), "\(s), \(threads) threads")
             }
         }
+    }
+
+    /// The fused op is not ONNX: exporting the optimised graph is refused with an error that
+    /// names the node and says to export the graph before optimisation, which still works.
+    @Test func exportRefusesTheFusedOp() throws {
+        let g = try graph(Self.blocks[0])
+        let s = try Session(graph: g, options: SessionOptions(threads: 1, convBlocks: .always(bandRows: 0)))
+        #expect(s.graph.nodes.contains { $0.opType == "ConvBlock" })
+        do {
+            _ = try ONNXExporter.encode(s.graph)
+            Issue.record("exporting a graph with ai.frugal.ConvBlock did not throw")
+        } catch let e as ONNXError {
+            #expect("\(e)".contains("ai.frugal.ConvBlock") && "\(e)".contains("before it is optimised"))
+        }
+        #expect(try !ONNXExporter.encode(g).isEmpty)
     }
 
     /// Not fused: an intermediate that is a graph output or read twice, a grouped expand.
