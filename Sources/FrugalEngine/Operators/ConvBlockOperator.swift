@@ -21,6 +21,33 @@ enum ConvBlockOperator {
         return g.nodes
     }
 
+    /// The body parsed once per step: each Conv's site and kept state, and where each of
+    /// its inputs comes from, so that running the body as separate convolutions (most
+    /// blocks in auto mode) builds no dictionary, key or Node copy per run.
+    final class Body {
+        enum Source { case none, input(Int), output(Int) }
+        let sites: [NodeSite]
+        let states: [NodeState]
+        let sources: [[Source]]
+        var nodes: [Node] { sites.map(\.node) }
+
+        init(_ fused: Node) throws {
+            let nodes = try ConvBlockOperator.body(fused)
+            sites = nodes.map(NodeSite.init)
+            states = nodes.map { _ in NodeState() }
+            sources = nodes.map { n in
+                n.inputs.map { name in
+                    if name.isEmpty { return .none }
+                    if let j = nodes.firstIndex(where: { $0.outputs[0] == name }) { return .output(j) }
+                    return fused.inputs.firstIndex(of: name).map { .input($0) } ?? .none
+                }
+            }
+        }
+    }
+
+    /// Holds the step's ``Body`` (made on the first run).
+    final class BodyBox { var body: Body? }
+
     /// What a run derives from the input shape: the band plan, or nil to run the body.
     final class Memo {
         let xShape: Shape
@@ -46,18 +73,20 @@ enum ConvBlockOperator {
     }
 
     static func run(_ call: OpCall) throws -> [Tensor] {
-        let nodes = try body(call.node)
+        let box = call.cachedObject("body") { BodyBox() }
+        let body = try box.body ?? Body(call.node)
+        box.body = body
         let x = try call.floatInput(0, "X")
         let memo: Memo
         if let m = call.state?.memo as? Memo, m.xShape == x.shape { memo = m } else {
-            memo = Memo(xShape: x.shape, plan: try plan(call, nodes, x: x))
+            memo = Memo(xShape: x.shape, plan: try plan(call, body.nodes, x: x))
             call.state?.memo = memo
         }
-        guard let plan = memo.plan else { return try runBody(call, nodes) }
+        guard let plan = memo.plan else { return try runBody(call, body) }
         var residual: Tensor? = nil
         if let r = plan.residual {
             guard let t = call.optionalInput(r), t.dtype == .float32, t.shape == plan.block.outputShape else {
-                return try runBody(call, nodes)  // broadcasting residuals: as the Conv does it
+                return try runBody(call, body)  // broadcasting residuals: as the Conv does it
             }
             residual = t
         }
@@ -137,20 +166,24 @@ enum ConvBlockOperator {
                     weights: weights, biases: biases, residual: residual)
     }
 
-    /// Runs the body's Conv nodes one after the other (each with its own kept state).
-    static func runBody(_ call: OpCall, _ nodes: [Node]) throws -> [Tensor] {
-        var values: [String: Tensor] = [:]
-        for (i, name) in call.node.inputs.enumerated() where !name.isEmpty {
-            if let t = call.optionalInput(i) { values[name] = t }
+    /// Runs the body's Conv nodes one after the other (each with its own kept state); an
+    /// intermediate goes back to the buffer pool once the next Conv has read it.
+    static func runBody(_ call: OpCall, _ body: Body) throws -> [Tensor] {
+        var outputs = [Tensor?](repeating: nil, count: body.sites.count)
+        for i in body.sites.indices {
+            do {
+                let args = body.sources[i].map { source -> Tensor? in
+                    switch source {
+                    case .none: return nil
+                    case .input(let k): return call.optionalInput(k)
+                    case .output(let j): return outputs[j]
+                    }
+                }
+                outputs[i] = try ConvOperators.conv(OpCall(site: body.sites[i], inputs: args, context: call.context,
+                                                           state: body.states[i]))[0]
+            }
+            if i > 0, case .output(let j) = body.sources[i][0] { call.context.buffers.recycle(&outputs[j]) }
         }
-        var last: [Tensor] = []
-        for (i, n) in nodes.enumerated() {
-            let state = call.cachedObject("body\(i)") { NodeState() }
-            let args = n.inputs.map { $0.isEmpty ? nil : values[$0] }
-            last = try ConvOperators.conv(OpCall(node: n, inputs: args, context: call.context, state: state))
-            if i > 0 { call.context.buffers.recycle(&values[n.inputs[0]]) }
-            values[n.outputs[0]] = last[0]
-        }
-        return last
+        return [outputs[body.sites.count - 1]!]
     }
 }
