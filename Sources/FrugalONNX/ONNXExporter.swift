@@ -52,12 +52,12 @@ public enum ONNXExporter {
             if n.domain == "ai.frugal" {
                 throw ONNXError.invalidModel(
                     path: graph.name.isEmpty ? "graph" : graph.name,
-                    reason: "node '\(n.name)' is the engine-internal fused op ai.frugal.\(n.opType) from graph optimisation; export the graph before it is optimised (Session.graph is the optimised one)")
+                    reason: "node '\(n.name)' is the engine-internal fused op ai.frugal.\(n.opType) from graph optimisation; export the graph before it is optimised (Session.sourceGraph; Session.graph is the optimised one)")
             }
             if n.domain.isEmpty, let key = n.attributes.keys.sorted().first(where: { $0.hasPrefix("frugal.") }) {
                 throw ONNXError.invalidModel(
                     path: graph.name.isEmpty ? "graph" : graph.name,
-                    reason: "node '\(n.name)' (\(n.opType)) carries the engine-internal attribute '\(key)' from graph optimisation; export the graph before it is optimised (Session.graph is the optimised one)")
+                    reason: "node '\(n.name)' (\(n.opType)) carries the engine-internal attribute '\(key)' from graph optimisation; export the graph before it is optimised (Session.sourceGraph; Session.graph is the optimised one)")
             }
             var p = Onnx_NodeProto()
             p.name = n.name

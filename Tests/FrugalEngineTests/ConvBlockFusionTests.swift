@@ -158,6 +158,9 @@ import Testing
             #expect("\(e)".contains("ai.frugal.ConvBlock") && "\(e)".contains("before it is optimised"))
         }
         #expect(try !ONNXExporter.encode(g).isEmpty)
+        #expect(try !ONNXExporter.encode(s.sourceGraph).isEmpty)
+        #expect(OperatorRegistry.schema("ConvBlock", domain: "ai.frugal") != nil)
+        #expect(!OperatorRegistry.all.contains { $0.domain == "ai.frugal" }, "`frugal ops` lists only operators a model may use")
     }
 
     /// Not fused: an intermediate that is a graph output or read twice, a grouped expand.

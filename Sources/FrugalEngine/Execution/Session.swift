@@ -45,6 +45,11 @@ public struct NodeTiming: Sendable {
 /// let outputs = try session.run(["input": x])
 /// ```
 public final class Session: @unchecked Sendable {
+    /// The graph as given to the session, before optimisation: the one to export or inspect.
+    public let sourceGraph: Graph
+    /// The optimised graph the plan runs. It may hold planner-only nodes (e.g.
+    /// ai.frugal.ConvBlock) and attributes that ONNX files do not have; export
+    /// ``sourceGraph`` instead.
     public let graph: Graph
     public let plan: ExecutionPlan
     public let context: ExecutionContext
@@ -55,6 +60,7 @@ public final class Session: @unchecked Sendable {
 
     public init(graph: Graph, options: SessionOptions = SessionOptions()) throws {
         self.options = options
+        sourceGraph = graph
         let pool = ThreadPool(threadCount: options.threads)
         context = ExecutionContext(pool: pool, opset: graph.opset)
         try Planner.checkSupported(graph)

@@ -1,11 +1,11 @@
 /// The one table of operators. An op family adds its schemas here; nothing else registers ops,
 /// so an op cannot be half-registered.
 public enum OperatorRegistry {
+    /// The operators a model may use: ONNX's and the contrib domains Frugal reads.
     public static let all: [OperatorSchema] = {
         var list: [OperatorSchema] = []
         list += ControlOperators.schemas
         list += ConvOperators.schemas
-        list += ConvBlockOperator.schemas
         list += GemmOperators.schemas
         list += PoolOperators.schemas
         list += NormalizationOperators.schemas
@@ -42,9 +42,13 @@ public enum OperatorRegistry {
         return list.sorted { ($0.domain, $0.name) < ($1.domain, $1.name) }
     }()
 
+    /// Operators only the planner makes (fused forms such as ai.frugal.ConvBlock): they run,
+    /// but `frugal ops` does not list them and the exporter refuses them.
+    public static let plannerOnly: [OperatorSchema] = ConvBlockOperator.schemas
+
     private static let byKey: [String: OperatorSchema] = {
         var d: [String: OperatorSchema] = [:]
-        for s in all { d[key(s.name, s.domain)] = s }
+        for s in all + plannerOnly { d[key(s.name, s.domain)] = s }
         return d
     }()
 
