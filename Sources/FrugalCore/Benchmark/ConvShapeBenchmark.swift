@@ -115,18 +115,8 @@ public enum ConvShapeBenchmark {
                            bias: .perColumn(bias), pool: pool)
             }
         }
-        body()
-        var times: [Double] = []
-        let start = DispatchTime.now().uptimeNanoseconds
-        while times.count < minimumRepetitions
-            || Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 < minimumSeconds
-        {
-            prepare()
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            body()
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
-        }
-        times.sort()
+        let times = BenchmarkTimer.sortedTimes(minimumSeconds: minimumSeconds,
+                                               minimumRepetitions: minimumRepetitions, prepare: prepare, body)
         return Result(shape: shape, bestSeconds: times[0], medianSeconds: times[times.count / 2])
     }
 }

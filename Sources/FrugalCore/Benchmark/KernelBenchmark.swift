@@ -23,12 +23,15 @@ public enum KernelBenchmark {
                            minimumSeconds: Double = 1.0, minimumRepetitions: Int = 5) -> Result {
         let pool = ThreadPool(threadCount: threads)
         var rng = SplitMix64(state: UInt64(n))
+        var owned: [UnsafeMutablePointer<Float>] = []
+        defer { for p in owned { p.deallocate() } }
         let body: () -> Void
         switch kind {
         case .fp32:
             let a = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
             let b = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
             let c = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
+            owned = [a, b, c]
             for i in 0..<n * n {
                 a[i] = Float(rng.unitDouble() - 0.5)
                 b[i] = Float(rng.unitDouble() - 0.5)
@@ -37,17 +40,8 @@ public enum KernelBenchmark {
         case .int8:
             body = int8Body(size: n, pool: pool, rng: &rng)
         }
-        body()
-        var times: [Double] = []
-        let start = DispatchTime.now().uptimeNanoseconds
-        while times.count < minimumRepetitions
-            || Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 < minimumSeconds
-        {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            body()
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
-        }
-        times.sort()
+        let times = BenchmarkTimer.sortedTimes(minimumSeconds: minimumSeconds,
+                                               minimumRepetitions: minimumRepetitions, body)
         let ops = 2 * Double(n) * Double(n) * Double(n)
         return Result(kind: kind, size: n, threads: threads, bestRate: ops / times[0] / 1e9,
                       medianRate: ops / times[times.count / 2] / 1e9, repetitions: times.count)
