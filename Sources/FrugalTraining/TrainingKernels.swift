@@ -145,14 +145,21 @@ enum TK {
         return (lo, hi, shift)
     }
 
+    /// Whether every tap of every output position falls inside the image (stride 1, no
+    /// dilation, no padding): then each tap's row of columns is a run of whole image rows.
+    static func everyTapInside(_ d: Conv2DDescriptor) -> Bool {
+        d.strideWidth == 1 && d.strideHeight == 1 && d.dilationHeight == 1 && d.dilationWidth == 1
+            && d.padTop == 0 && d.padLeft == 0
+            && d.outHeight + d.kernelHeight - 1 <= d.inHeight && d.outWidth + d.kernelWidth - 1 <= d.inWidth
+    }
+
     /// Unfolds channels `c0..<c0+Cg` of image `n` of x [N, C, H, W] into `dst`, rows of
     /// Cg·kH·kW taps (`ld` apart) by oH·oW output positions.
     static func im2colImage(_ d: Conv2DDescriptor, _ x: UnsafePointer<Float>, n: Int, c0: Int,
                             _ dst: UnsafeMutablePointer<Float>, ld: Int) {
         let kH = d.kernelHeight, kW = d.kernelWidth, H = d.inHeight, W = d.inWidth
         let oH = d.outHeight, oW = d.outWidth, sW = d.strideWidth, sH = d.strideHeight
-        let plain = sW == 1 && sH == 1 && d.dilationHeight == 1 && d.dilationWidth == 1 && d.padTop == 0 && d.padLeft == 0
-            && oH + kH - 1 <= H && oW + kW - 1 <= W
+        let plain = everyTapInside(d)
         var row = dst
         for c in 0..<d.groupInChannels {
             let plane = x + (n * d.inChannels + c0 + c) * H * W
@@ -183,8 +190,7 @@ enum TK {
                             _ dx: UnsafeMutablePointer<Float>) {
         let kH = d.kernelHeight, kW = d.kernelWidth, H = d.inHeight, W = d.inWidth
         let oH = d.outHeight, oW = d.outWidth, sW = d.strideWidth, sH = d.strideHeight
-        let plain = sW == 1 && sH == 1 && d.dilationHeight == 1 && d.dilationWidth == 1 && d.padTop == 0 && d.padLeft == 0
-            && oH + kH - 1 <= H && oW + kW - 1 <= W
+        let plain = everyTapInside(d)
         var row = col
         for c in 0..<d.groupInChannels {
             let plane = dx + (n * d.inChannels + c0 + c) * H * W
