@@ -11,7 +11,8 @@ struct BenchModel: ParsableCommand {
         discussion: """
             Inputs are random tensors of the graph's declared shapes; the first symbolic dimension \
             of each input is the batch (--batch), other symbolic dimensions must be given with \
-            --dim NAME=VALUE. `frugal bench MODEL.onnx` is short for `frugal bench model MODEL.onnx`.
+            --dim NAME=VALUE, or whole input shapes with --shape NAME=D0,D1,... \
+            `frugal bench MODEL.onnx` is short for `frugal bench model MODEL.onnx`.
             """)
 
     @Argument(help: "The model (.onnx).") var model: String
@@ -19,6 +20,8 @@ struct BenchModel: ParsableCommand {
     @Option(help: "Threads (default: FRUGAL_NUM_THREADS or the number of cores).") var threads: Int?
     @Option(help: "Warm runs to time (at least 30).") var runs: Int = 30
     @Option(name: .customLong("dim"), help: "NAME=VALUE for a symbolic dimension (repeatable).") var dims: [String] = []
+    @Option(name: .customLong("shape"), help: "NAME=D0,D1,... the whole shape of an input, e.g. x=1,3,48,192 (repeatable; overrides --batch and --dim for that input).")
+    var shapes: [String] = []
     @Flag(help: "Also time every node (median over the warm runs) and list them, slowest first; JSON adds \"parallel_regions_per_run\" and \"nodes\": [{name, op_type, median_ms, parallel_regions}] (regions a node started on the thread pool in the last run).")
     var profile = false
     @Option(help: "Fused inverted-residual blocks (expand 1x1 -> depthwise -> project 1x1 Conv run band by band): auto (where the shapes make it pay), off (separate convolutions) or bands (always in bands, for comparisons).")
@@ -37,12 +40,15 @@ struct BenchModel: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let named = try namedDimensions(dims)
+            let given = try inputShapes(shapes)
             let graph = try ONNXImporter.load(path: model)
             let t = threads ?? ThreadPool.defaultThreadCount()
             let session = try Session(graph: graph, options: SessionOptions(
                 threads: t, profile: profile,
                 convBlocks: convBlocks == "off" ? .off : convBlocks == "bands" ? .always(bandRows: 0) : .auto))
-            let feeds = try RandomInputs.make(for: session.plan.requiredInputs, batch: batch, named: named)
+            let feeds = try RandomInputs.make(for: session.plan.requiredInputs, batch: batch, named: named, shapes: given)
+            // With --shape, the batch is that shape's first dimension.
+            let batch = given.values.first.flatMap(\.first) ?? self.batch
             for _ in 0..<3 { _ = try session.run(feeds) }
             let regionsBefore = session.context.pool.regionCount
             var times: [Double] = []
@@ -92,8 +98,12 @@ struct BenchModel: ParsableCommand {
 
 /// Random inputs for a graph's declared inputs.
 enum RandomInputs {
-    static func make(for inputs: [ValueInfo], batch: Int, named: [String: Int]) throws -> [String: Tensor] {
+    static func make(for inputs: [ValueInfo], batch: Int, named: [String: Int],
+                     shapes given: [String: [Int]] = [:]) throws -> [String: Tensor] {
         var feeds: [String: Tensor] = [:]
+        if let unknown = given.keys.sorted().first(where: { k in !inputs.contains { $0.name == k } }) {
+            throw ValidationError("--shape names '\(unknown)', which is not an input of the model (inputs: \(inputs.map(\.name).joined(separator: ", ")))")
+        }
         // Seeded, so two runs time the same data (and no system call per element).
         var rng = SplitMix64(state: 0x5EED)
         for info in inputs {
@@ -101,14 +111,26 @@ enum RandomInputs {
                 throw ValidationError("input '\(info.name)' has no declared shape or a type Frugal does not compute with")
             }
             var shape: [Int] = []
+            if let g = given[info.name] {
+                guard g.count == dims.count else {
+                    throw ValidationError("--shape \(info.name) has \(g.count) dimensions; the model declares \(dims.count)")
+                }
+                for (i, d) in dims.enumerated() {
+                    if case .fixed(let v) = d, v != g[i] {
+                        throw ValidationError("--shape \(info.name): dimension \(i) is fixed at \(v) in the model, not \(g[i])")
+                    }
+                }
+                shape = g
+            } else {
             for (i, d) in dims.enumerated() {
                 switch d {
                 case .fixed(let v): shape.append(v)
                 case .symbolic(let s) where named[s] != nil: shape.append(named[s]!)
                 case _ where i == 0: shape.append(batch)
                 default:
-                    throw ValidationError("input '\(info.name)' dimension \(i) is '\(d)'; give it with --dim \(d)=VALUE")
+                    throw ValidationError("input '\(info.name)' dimension \(i) is '\(d)'; give it with --dim \(d)=VALUE, or the whole shape with --shape \(info.name)=D0,D1,...")
                 }
+            }
             }
             var t = try Tensor(zeros: Shape(shape), dtype: dtype)
             switch dtype {

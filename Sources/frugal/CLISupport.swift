@@ -25,6 +25,23 @@ func rounded(_ x: Double, _ digits: Int = 3) -> Double {
 }
 
 /// The `--dim NAME=VALUE` options as a dictionary (each value a positive integer).
+/// Parses `--shape NAME=D0,D1,...` (or D0xD1x...) options: whole input shapes, for inputs whose
+/// symbolic dimensions have no usable names (several called '?', or unnamed).
+func inputShapes(_ specs: [String]) throws -> [String: [Int]] {
+    var shapes: [String: [Int]] = [:]
+    for spec in specs {
+        guard let eq = spec.lastIndex(of: "="), eq != spec.startIndex else {
+            throw ValidationError("--shape takes NAME=D0,D1,... (e.g. x=1,3,48,192), got '\(spec)'")
+        }
+        let dims = spec[spec.index(after: eq)...].split(whereSeparator: { $0 == "," || $0 == "x" }).map { Int($0) }
+        guard !dims.isEmpty, dims.allSatisfy({ ($0 ?? 0) > 0 }) else {
+            throw ValidationError("--shape takes NAME=D0,D1,... with positive sizes (e.g. x=1,3,48,192), got '\(spec)'")
+        }
+        shapes[String(spec[..<eq])] = dims.map { $0! }
+    }
+    return shapes
+}
+
 func namedDimensions(_ dims: [String]) throws -> [String: Int] {
     var named: [String: Int] = [:]
     for d in dims {

@@ -31,6 +31,8 @@ struct ProfileCommand: ParsableCommand {
     @Option(help: "Threads (default: FRUGAL_NUM_THREADS or the number of cores).") var threads: Int?
     @Option(help: "A JSON cost table (picojoules per operation) instead of Horowitz 45 nm.") var costTable: String?
     @Option(name: .customLong("dim"), help: "NAME=VALUE for a symbolic dimension other than the batch (repeatable).") var dims: [String] = []
+    @Option(name: .customLong("shape"), help: "NAME=D0,D1,... the whole shape of an input, e.g. x=1,3,48,192 (repeatable; overrides --batch and --dim for that input).")
+    var shapes: [String] = []
     @Option(name: .customLong("input"), help: "NAME=FILE.npy: profile on this tensor instead of random data (repeatable; the batch is then its first dimension).")
     var inputs: [String] = []
     @OptionGroup var carbon: CarbonOptions
@@ -51,6 +53,7 @@ struct ProfileCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let named = try namedDimensions(dims)
+            let given = try inputShapes(shapes)
             let table = try costTable.map { try CostTable.load(path: $0) } ?? .horowitz45nm
             let factors = try carbon.factors()
             let graph = try ONNXImporter.load(path: model)
@@ -59,7 +62,8 @@ struct ProfileCommand: ParsableCommand {
             var batch = batch
             if inputs.isEmpty {
                 let declared = graph.inputs.filter { graph.initializers[$0.name] == nil }
-                feeds = try RandomInputs.make(for: declared, batch: batch, named: named)
+                feeds = try RandomInputs.make(for: declared, batch: batch, named: named, shapes: given)
+                batch = given.values.first.flatMap(\.first) ?? batch
             } else {
                 for spec in inputs {
                     guard let eq = spec.firstIndex(of: "="), eq != spec.startIndex else {
