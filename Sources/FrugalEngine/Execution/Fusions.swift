@@ -1,12 +1,15 @@
 import Foundation
 import FrugalCore
 
-/// Graph rewrites that remove work: BatchNormalization folded into the Conv or Gemm before it,
-/// residual Adds folded into the Conv before them, and activations fused into the op before
-/// them. Each pass takes and returns a whole graph
+/// Graph rewrites that remove work: BatchNormalization and per-channel constant Adds folded
+/// into the Conv (or Gemm) before them, residual Adds folded into the Conv before them, and
+/// activations (HardSwish also when spelt out, DecomposedFusions.swift) fused into the op
+/// before them. Each pass takes and returns a whole graph
 /// and never changes what the graph computes beyond float rounding.
 enum Fusions {
-    static let passes: [(Graph) throws -> Graph] = [foldBatchNormalization, fuseResidualAdds, fuseActivations]
+    static let passes: [(Graph) throws -> Graph] = [
+        foldBatchNormalization, foldConstantAdds, fuseResidualAdds, fuseDecomposedHardSwish, fuseActivations,
+    ]
 
     /// Attribute of a Conv whose input 3 is added to its output (a folded residual Add).
     static let residualKey = "frugal.residual"
