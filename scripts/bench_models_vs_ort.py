@@ -4,7 +4,9 @@ thread counts (1 and 2), batch 1 and a larger batch, the median of at least 30 w
 
 Models: LeNet-300-100 and LeNet-5 (written by this script with onnx.helper and seeded random
 weights when .cache/models lacks them: latency does not depend on the weights' values) and
-MobileNetV2 from ../shared/models (or --mobilenet PATH).
+MobileNetV2 from ../shared/models (or --mobilenet PATH), and PaddleOCR's text-direction
+classifier from the test fixtures (MobileNetV3-style: HardSwish spelt out as Add/Clip/Mul/Div,
+squeeze-excitation; input 3x48x192).
 
 Usage: .venv/bin/python scripts/bench_models_vs_ort.py [--frugal .build/release/frugal] [--runs 30]
 Prints a Markdown table with the ratio Frugal / ONNX Runtime (below 1.0 means Frugal is faster).
@@ -67,9 +69,11 @@ def ort_median(path, shape, threads, runs):
         t0 = time.perf_counter(); s.run(None, {name: x}); t.append((time.perf_counter() - t0) * 1e3)
     return float(np.median(t))
 
-def frugal_median(exe, path, batch, threads, runs):
-    r = subprocess.run([exe, "bench", "model", path, "--batch", str(batch), "--threads", str(threads), "--runs", str(runs), "--json"],
-                       capture_output=True, text=True)
+def frugal_median(exe, path, batch, threads, runs, shape, input_name):
+    # The whole input shape is given (--shape), so models with unnamed dynamic dimensions work.
+    dims = ",".join(str(d) for d in (batch,) + shape)
+    r = subprocess.run([exe, "bench", "model", path, "--shape", f"{input_name}={dims}", "--threads", str(threads),
+                        "--runs", str(runs), "--json"], capture_output=True, text=True)
     if r.returncode != 0:
         return None, r.stderr.strip().splitlines()[-1] if r.stderr.strip() else "failed"
     return json.loads(r.stdout)["median_ms"], None
@@ -79,6 +83,8 @@ def main():
     ap.add_argument("--frugal", default=".build/release/frugal")
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--mobilenet", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "models", "mobilenetv2", "model.onnx"))
+    ap.add_argument("--ppocr", default=os.path.join(os.path.dirname(__file__), "..", "Tests", "FrugalEngineTests", "Fixtures", "ppocr_cls", "model.onnx"),
+                    help="PaddleOCR's text-direction classifier (MobileNetV3-style, input 3x48x192); skipped when missing")
     args = ap.parse_args()
     os.makedirs(".cache/models", exist_ok=True)
     models = []
@@ -88,12 +94,16 @@ def main():
         models.append((name, p, shape, big))
     if os.path.exists(args.mobilenet):
         models.append(("mobilenetv2", args.mobilenet, (3, 224, 224), 8))
+    if os.path.exists(args.ppocr):
+        models.append(("ppocr_cls", args.ppocr, (3, 48, 192), 8))
     print("| model | batch | threads | Frugal ms | ONNX Runtime ms | Frugal / ORT |")
     print("|---|---:|---:|---:|---:|---:|")
+    import onnx
     for name, path, shape, big in models:
+        input_name = onnx.load(path, load_external_data=False).graph.input[0].name
         for batch in (1, big):
             for threads in (1, 2):
-                f, err = frugal_median(args.frugal, path, batch, threads, args.runs)
+                f, err = frugal_median(args.frugal, path, batch, threads, args.runs, shape, input_name)
                 o = ort_median(path, (batch,) + shape, threads, args.runs)
                 if f is None:
                     print(f"| {name} | {batch} | {threads} | ({err}) | {o:.3f} | - |")
