@@ -7,10 +7,10 @@ import Synchronization
 /// often never shares a line with a word another thread polls.
 ///
 /// Block 0 (written by the caller once per job, polled by spinning workers): the ticket
-/// (job generation), the job's address, and the sleeper count and stop flag (written by
+/// (job generation), and the sleeper count and stop flag (written by
 /// workers only when they park or the pool goes). Block 1: the caller's busy flag and the
-/// region count (caller only). Block 2: tasks not yet finished (every thread, once per
-/// task). Blocks 3...: one claim word per thread's share.
+/// region count (caller only). Block 2: tasks not yet finished (every thread that ran
+/// some, once per job). Blocks 3...: one claim word per thread's share.
 struct PoolWords {
     static let blockBytes = 128
     let base: UnsafeMutableRawPointer
@@ -34,8 +34,6 @@ struct PoolWords {
     }
 
     var ticket: UnsafeMutablePointer<Atomic<UInt64>> { word(block: 0, 0) }
-    /// Address of the job closure (an escaping `(Int) -> Void` on the caller's stack).
-    var job: UnsafeMutablePointer<Atomic<UInt64>> { word(block: 0, 1) }
     var sleepers: UnsafeMutablePointer<Atomic<UInt64>> { word(block: 0, 2) }
     var stopping: UnsafeMutablePointer<Atomic<UInt64>> { word(block: 0, 3) }
     var busy: UnsafeMutablePointer<Atomic<UInt64>> { word(block: 1, 0) }
@@ -62,13 +60,23 @@ final class PoolState: @unchecked Sendable {
     let threads: Int
     let words: PoolWords
     let condition = NSCondition()
+    /// The running job's closure (``idle`` between jobs), written by the caller only while
+    /// no task is claimable; workers read it only after a successful claim.
+    let jobSlot: UnsafeMutablePointer<(Int) -> Void>
+    static let idle: (Int) -> Void = { _ in }
 
     init(threads: Int) {
         self.threads = threads
         words = PoolWords(shares: threads)
+        jobSlot = .allocate(capacity: 1)
+        jobSlot.initialize(to: PoolState.idle)
     }
 
-    deinit { words.free() }
+    deinit {
+        words.free()
+        jobSlot.deinitialize(count: 1)
+        jobSlot.deallocate()
+    }
 
     static func word(generation: UInt64, end: Int, next: Int) -> UInt64 {
         (generation & generationMask) << (2 * indexBits) | UInt64(end) << indexBits | UInt64(next)
@@ -86,35 +94,33 @@ final class PoolState: @unchecked Sendable {
     var regionCount: Int { Int(words.regions.pointee.load(ordering: .relaxed)) }
 
     /// Runs tasks `0..<count` of `body` on the caller and the workers; the caller holds the
-    /// pool. The workers call `body` through its address, valid until this returns.
+    /// pool. The workers call `body` through ``jobSlot``.
     func run(count: Int, body: @escaping (Int) -> Void) {
-        var job = body
-        withUnsafeMutablePointer(to: &job) { address in
-            let w = words
-            w.job.pointee.store(UInt64(UInt(bitPattern: address)), ordering: .relaxed)
-            w.remaining.pointee.store(UInt64(count), ordering: .relaxed)
-            var gen = (w.ticket.pointee.load(ordering: .relaxed) &+ 1) & PoolState.generationMask
-            if gen == 0 { gen = 1 }  // 0 is the state before the first job
-            for j in 0..<threads {
-                w.share(j).pointee.store(
-                    PoolState.word(generation: gen, end: count * (j + 1) / threads, next: count * j / threads),
-                    ordering: .releasing)
-            }
-            w.ticket.pointee.store(gen, ordering: .sequentiallyConsistent)
-            w.regions.pointee.wrappingAdd(1, ordering: .relaxed)
-            if w.sleepers.pointee.load(ordering: .sequentiallyConsistent) > 0 {
-                condition.lock()
-                condition.broadcast()
-                condition.unlock()
-            }
-            runTasks(generation: gen, home: 0, body: body)
-            var waits = 0
-            while w.remaining.pointee.load(ordering: .acquiring) > 0 {
-                frugal_cpu_relax()
-                waits &+= 1
-                // A worker holding a task may need this core.
-                if waits >= PoolState.eagerSpins && waits & 255 == 0 { sched_yield() }
-            }
+        jobSlot.pointee = body
+        defer { jobSlot.pointee = PoolState.idle }  // the caller's closure must not outlive the call
+        let w = words
+        w.remaining.pointee.store(UInt64(count), ordering: .relaxed)
+        var gen = (w.ticket.pointee.load(ordering: .relaxed) &+ 1) & PoolState.generationMask
+        if gen == 0 { gen = 1 }  // 0 is the state before the first job
+        for j in 0..<threads {
+            w.share(j).pointee.store(
+                PoolState.word(generation: gen, end: count * (j + 1) / threads, next: count * j / threads),
+                ordering: .releasing)
+        }
+        w.ticket.pointee.store(gen, ordering: .sequentiallyConsistent)
+        w.regions.pointee.wrappingAdd(1, ordering: .relaxed)
+        if w.sleepers.pointee.load(ordering: .sequentiallyConsistent) > 0 {
+            condition.lock()
+            condition.broadcast()
+            condition.unlock()
+        }
+        runTasks(generation: gen, home: 0, body: body)
+        var waits = 0
+        while w.remaining.pointee.load(ordering: .acquiring) > 0 {
+            frugal_cpu_relax()
+            waits &+= 1
+            // A worker holding a task may need this core.
+            if waits >= PoolState.eagerSpins && waits & 255 == 0 { sched_yield() }
         }
     }
 
@@ -125,33 +131,34 @@ final class PoolState: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Claims and runs tasks of generation `gen`: the home share first, then the others.
+    /// Claims and runs tasks of generation `gen`, the home share first, then the others;
+    /// then counts them done in one step (a single write to the shared counter per thread).
     @inline(__always)
     private func runTasks(generation gen: UInt64, home: Int, body: (Int) -> Void) {
         let n = threads
-        for step in 0..<n {
+        var done: UInt64 = 0
+        shares: for step in 0..<n {
             let cell = words.share(home + step < n ? home + step : home + step - n)
             while true {
                 let v = cell.pointee.load(ordering: .acquiring)
-                guard v >> (2 * PoolState.indexBits) == gen else { return }  // the job is over
+                guard v >> (2 * PoolState.indexBits) == gen else { break shares }  // the job is over
                 let i = Int(v & PoolState.indexMask)
                 guard i < Int((v >> PoolState.indexBits) & PoolState.indexMask) else { break }
                 if !cell.pointee.compareExchange(expected: v, desired: v + 1, ordering: .acquiringAndReleasing).exchanged {
                     continue
                 }
                 body(i)
-                words.remaining.pointee.subtract(1, ordering: .releasing)
+                done &+= 1
             }
         }
+        if done > 0 { words.remaining.pointee.subtract(done, ordering: .releasing) }
     }
 
     /// A worker's tasks of generation `gen`: the job's closure is read only once a claim
     /// has succeeded (the job is live until that task is counted done).
     private func runWorkerTasks(generation gen: UInt64, home: Int) {
-        runTasks(generation: gen, home: home) { i in
-            let address = UnsafeRawPointer(bitPattern: UInt(words.job.pointee.load(ordering: .relaxed)))!
-            address.assumingMemoryBound(to: ((Int) -> Void).self).pointee(i)
-        }
+        let slot = jobSlot
+        runTasks(generation: gen, home: home) { i in slot.pointee(i) }
     }
 
     func workerLoop(home: Int, spin: Duration, cpu: Int?) {
