@@ -62,8 +62,14 @@ final class PoolState: @unchecked Sendable {
     let condition = NSCondition()
     /// The running job's closure (``idle`` between jobs), written by the caller only while
     /// no task is claimable; workers read it only after a successful claim.
-    let jobSlot: UnsafeMutablePointer<(Int) -> Void>
-    static let idle: (Int) -> Void = { _ in }
+    let jobSlot: UnsafeMutablePointer<Job>
+    static let idle = Job(body: { _ in })
+
+    /// The closure in a struct: stored at its own abstraction level, not re-wrapped in a
+    /// reabstraction thunk (an allocation) as a bare closure in generic storage would be.
+    struct Job {
+        var body: (Int) -> Void
+    }
 
     init(threads: Int) {
         self.threads = threads
@@ -96,7 +102,7 @@ final class PoolState: @unchecked Sendable {
     /// Runs tasks `0..<count` of `body` on the caller and the workers; the caller holds the
     /// pool. The workers call `body` through ``jobSlot``.
     func run(count: Int, body: @escaping (Int) -> Void) {
-        jobSlot.pointee = body
+        jobSlot.pointee.body = body
         defer { jobSlot.pointee = PoolState.idle }  // the caller's closure must not outlive the call
         let w = words
         w.remaining.pointee.store(UInt64(count), ordering: .relaxed)
@@ -158,7 +164,7 @@ final class PoolState: @unchecked Sendable {
     /// has succeeded (the job is live until that task is counted done).
     private func runWorkerTasks(generation gen: UInt64, home: Int) {
         let slot = jobSlot
-        runTasks(generation: gen, home: home) { i in slot.pointee(i) }
+        runTasks(generation: gen, home: home) { i in slot.pointee.body(i) }
     }
 
     func workerLoop(home: Int, spin: Duration, cpu: Int?) {
