@@ -40,5 +40,6 @@ static inline void frugal_cpu_relax(void) {
 #include "frugal_qgemm.h"
 #include "frugal_pool.h"
 #include "frugal_dwconv.h"
+#include "frugal_convsmall.h"
 
 #endif

@@ -1,11 +1,13 @@
 // 2-D convolution, NCHW float32, ONNX Conv semantics (explicit pads, strides, dilations,
 // groups), with an optional per-output-channel bias and a fused output clamp.
 //
-// Three paths, chosen from the descriptor alone:
+// Four paths, chosen from the descriptor alone:
 //  - pointwise: 1x1 kernel, stride 1, no padding -> one GEMM per (image, group):
 //      Y[g] (Mg x HW) = W[g] (Mg x Cg) . X[n, g] (Cg x HW)
 //  - depthwise: one input channel per group (Cg == 1, groups > 1) -> direct kernel
 //    (DepthwiseConv.swift)
+//  - direct: groups 1 with at most 4 input channels (a network's first convolution) on
+//    AVX-512 -> output positions in the vector lanes, no column matrix (Conv2DDirect.swift)
 //  - general: the weight packed once (Conv2D.packWeights) and the column matrix unfolded
 //    panel by panel straight into the micro-kernels' layout (Conv2DPanels.swift).
 // Bias and clamp are applied in the GEMM kernels' epilogue, while each tile is in cache.
@@ -104,14 +106,14 @@ public struct Conv2DDescriptor: Sendable, Equatable {
         }
     }
 
-    enum Path { case pointwise, depthwise, im2col }
+    enum Path { case pointwise, depthwise, direct, im2col }
 
     var path: Path {
         // (One input channel and no groups is a plain convolution with K = kH * kW.)
         if groupInChannels == 1 && groups > 1 { return .depthwise }
         if kernelHeight == 1, kernelWidth == 1, strideHeight == 1, strideWidth == 1,
             padTop == 0, padLeft == 0, padBottom == 0, padRight == 0 { return .pointwise }
-        return .im2col
+        return ConvDirect.handles(self) ? .direct : .im2col
     }
 
     /// Whether the (image, group) jobs run in parallel, each with a serial GEMM and its own
@@ -155,7 +157,7 @@ public enum Conv2D {
         switch d.path {
         case .pointwise: return 0
         case .depthwise: return DepthwiseConv.workspaceCount(d, threadCount: threadCount)
-        case .im2col: return 0  // panels live in the GEMM's recycled workspaces
+        case .direct, .im2col: return 0  // buffers live in the GEMM's recycled workspaces
         }
     }
 
@@ -197,7 +199,11 @@ public enum Conv2D {
                                   clamp: clamp, pool: pool)
             return
         }
-        if d.path == .im2col {
+        let path = d.path
+        if path == .direct, ConvDirect.forward(d, input: input, weight: weight, bias: bias, output: output, clamp: clamp, pool: pool) {
+            return
+        }
+        if path == .direct || path == .im2col {
             let packed = packedWeights.flatMap { weightsFit($0, d) ? $0 : nil } ?? packWeights(d, weight: weight)!
             ConvPanels.forward(d, input: input, packed: packed, bias: bias, output: output, clamp: clamp, pool: pool)
             return
