@@ -37,6 +37,7 @@ func closeness(_ a: [Float], _ b: [Double], atol: Double = 1e-5, rtol: Double = 
     for (x, y) in zip(a, b) {
         if y.isNaN { if !x.isNaN { return .infinity }; continue }
         if y.isInfinite { if Double(x) != y { return .infinity }; continue }
+        if !x.isFinite { return .infinity }  // max(worst, NaN) would keep worst and hide it
         worst = max(worst, abs(Double(x) - y) / (atol + rtol * abs(y)))
     }
     return worst

@@ -60,7 +60,15 @@ func maxRelativeError(_ a: Tensor, _ b: Tensor) -> Float {
     precondition(x.count == y.count)
     let scale = max(y.map(abs).max() ?? 0, 1e-6)
     var worst: Float = 0
-    for i in 0..<x.count { worst = max(worst, abs(x[i] - y[i]) / max(abs(y[i]), scale * 1e-3)) }
+    for i in 0..<x.count {
+        // A NaN or infinity where the reference is finite is the worst error (max() would
+        // keep `worst` and hide a NaN); matching non-finite values are fine.
+        if !x[i].isFinite || !y[i].isFinite {
+            if x[i].isNaN && y[i].isNaN || x[i] == y[i] { continue }
+            return .infinity
+        }
+        worst = max(worst, abs(x[i] - y[i]) / max(abs(y[i]), scale * 1e-3))
+    }
     return worst
 }
 
