@@ -7,7 +7,8 @@ import Testing
 /// Inverted-residual blocks fused into one banded op (Fusions.fuseConvBlocks, ConvBlock
 /// kernel) compute what the separate convolutions compute: strides 1 and 2, 3x3 and 5x5,
 /// dilation, asymmetric pads, expand ratios, with and without project conv and residual,
-/// odd map sizes, bands of one row to the whole map, batch 2, 1 and 2 threads.
+/// odd map sizes, bands of one row to the whole map, batch 2, 1 and 2 threads; likewise run
+/// as one region split by expanded channels (ConvBlockChannels.swift).
 @Suite struct ConvBlockFusionTests {
     func tensor(_ dims: [Int], _ seed: UInt64, scale: Float = 1) throws -> Tensor {
         var rng = SeededRandom(seed: seed)
@@ -67,6 +68,13 @@ import Testing
         return !memos.isEmpty && memos.allSatisfy { $0?.plan != nil }
     }
 
+    /// Whether the last run of `session` ran its blocks as one region split by channels.
+    func ranChannels(_ session: Session) -> Bool {
+        let states = session.context.nodeStates(for: session.plan, count: session.plan.steps.count)
+        let memos = zip(session.plan.steps, states).filter { $0.0.node.opType == "ConvBlock" }.map { $0.1.memo as? ConvBlockOperator.Memo }
+        return !memos.isEmpty && memos.allSatisfy { ($0?.plan?.slices ?? 0) > 0 }
+    }
+
     func run(_ g: Graph, _ x: Tensor, threads: Int, _ mode: ConvBlockFusion) throws -> (Tensor, Session) {
         let s = try Session(graph: g, options: SessionOptions(threads: threads, splitBatch: false, convBlocks: mode))
         return (try s.run(["x": x])[0], s)
@@ -107,6 +115,48 @@ import Testing
         }
     }
 
+    /// Split by expanded channels (one region, partial project sums added by the last task of
+    /// each image): every block form, batch 1 and 2, 1 to 3 threads (slices of one channel
+    /// too: 3 threads on 6 channels), against the separate convolutions; a second run on the
+    /// kept state gives the same bits.
+    @Test func channelSplitMatchesSeparateConvolutions() throws {
+        for s in Self.blocks + [Block(cin: 3, expand: 1, cout: 5, h: 7, w: 7, residual: false),
+                                 Block(cin: 2, expand: 3, cout: 2, h: 5, w: 6, k: 5, residual: true, activation: "Relu")] {
+            let g = try graph(s)
+            for batch in [1, 2] {
+                let x = try tensor([batch, s.cin, s.h, s.w], 21, scale: 2)
+                let (reference, _) = try run(g, x, threads: 1, .off)
+                for threads in [1, 2, 3] {
+                    let (fused, session) = try run(g, x, threads: threads, .channels)
+                    #expect(ranChannels(session), "\(s): did not run split by channels")
+                    #expect(fused.shape == reference.shape, "\(s)")
+                    // (The partial sums add in another order than one GEMM's: rounding only.)
+                    #expect(maxRelativeError(fused, reference) < 1e-4, "\(s) batch \(batch), \(threads) threads")
+                    #expect(try session.run(["x": x])[0] == fused, "\(s) second run")
+                }
+            }
+        }
+    }
+
+    /// The automatic rule splits small maps by channels on 2 threads and batch 1 only: batch 1
+    /// on 1 thread and batch 2 run the separate convolutions; both match the unoptimised
+    /// graph; a shape change between runs (batch 1 -> 2 -> 1) re-derives the plan.
+    @Test func autoRuleSplitsSmallMapsByChannelsOnTwoThreads() throws {
+        let s = Block(cin: 8, expand: 6, cout: 8, h: 14, w: 14, residual: true)
+        let g = try graph(s)
+        let x1 = try tensor([1, s.cin, s.h, s.w], 31), x2 = try tensor([2, s.cin, s.h, s.w], 32)
+        let plain = try Session(graph: g, options: SessionOptions(threads: 1, optimize: false))
+        let r1 = try plain.run(["x": x1])[0], r2 = try plain.run(["x": x2])[0]
+        let (one, single) = try run(g, x1, threads: 1, .auto)
+        #expect(!ranBands(single) && maxRelativeError(one, r1) < 1e-5)
+        let (two, session) = try run(g, x1, threads: 2, .auto)
+        #expect(ranChannels(session) && maxRelativeError(two, r1) < 1e-4)
+        let batch = try session.run(["x": x2])[0]
+        #expect(!ranBands(session) && maxRelativeError(batch, r2) < 1e-5)
+        #expect(try session.run(["x": x1])[0] == two)
+        #expect(ranChannels(session))
+    }
+
     /// Against the unoptimised graph (no folding or fusion at all) and a plain sample loop:
     /// one image at a time must give the batch's rows.
     @Test func bandsMatchUnoptimizedGraphAndSingleImages() throws {
@@ -129,7 +179,7 @@ import Testing
             (Block(cin: 8, expand: 12, cout: 8, h: 76, w: 76, residual: true), true, true),  // 2.2 MB
             (Block(cin: 8, expand: 12, cout: 8, h: 56, w: 56, residual: true), true, true),  // 1.2 MB
             (Block(cin: 8, expand: 12, cout: 16, h: 56, w: 56, stride: 2), true, true),
-            (Block(cin: 8, expand: 4, cout: 8, h: 56, w: 56, residual: true), false, false),  // 0.4 MB
+            (Block(cin: 8, expand: 4, cout: 8, h: 56, w: 56, residual: true), false, true),  // 0.4 MB: by channels on 2
         ]
         for (s, on1, on2) in cases {
             let g = try graph(s)
@@ -139,7 +189,7 @@ import Testing
             for threads in [1, 2] {
                 let (reference, _) = try run(g, x, threads: threads, .off)
                 let (fused, session) = try run(g, x, threads: threads, .auto)
-                #expect(maxRelativeError(fused, reference) < 1e-5, "\(s), \(threads) threads")
+                #expect(maxRelativeError(fused, reference) < 1e-4, "\(s), \(threads) threads")
                 #expect(ranBands(session) == (threads == 1 ? on1 : on2), "\(s), \(threads) threads")
             }
         }

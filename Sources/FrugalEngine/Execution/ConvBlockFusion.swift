@@ -11,14 +11,22 @@ public enum ConvBlockFusion: Sendable, Equatable {
     /// Fuse and always run in bands of at most `bandRows` output rows (0: as many as fit the
     /// scratch budget). For tests and measurements.
     case always(bandRows: Int)
+    /// Fuse and always run as one parallel region split by expanded channels
+    /// (ConvBlockChannels.swift), whatever the batch and thread count. For tests and
+    /// measurements.
+    case channels
 
-    /// The value of the fused node's `frugal.band_rows` attribute: -1 auto, else bandRows.
+    /// The value of the fused node's `frugal.band_rows` attribute: -1 auto,
+    /// ``channelsAttribute`` channels, else bandRows.
     var bandRowsAttribute: Int {
         switch self {
         case .off, .auto: return -1
         case .always(let r): return max(0, r)
+        case .channels: return Self.channelsAttribute
         }
     }
+
+    static let channelsAttribute = -2
 }
 
 extension Fusions {

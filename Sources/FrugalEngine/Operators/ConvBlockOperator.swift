@@ -58,6 +58,9 @@ enum ConvBlockOperator {
     struct Plan {
         let block: ConvBlockDescriptor
         let bandRows: Int
+        /// Channel slices per image when the block runs as one region split by expanded
+        /// channels (ConvBlockChannels.swift), else 0 (bands).
+        let slices: Int
         let clamps: [OutputClamp?]
         /// Input indices (of the fused node) of each body node's W and B (nil: no bias).
         let weights: [Int]
@@ -70,6 +73,7 @@ enum ConvBlockOperator {
         var sources: [Tensor] = []
         var expand: GEMM.PackedA? = nil
         var project: GEMM.PackedA? = nil
+        var slices: ConvBlockSlices? = nil
     }
 
     static func run(_ call: OpCall) throws -> [Tensor] {
@@ -94,7 +98,17 @@ enum ConvBlockOperator {
         let b = plan.biases.map { $0.flatMap { call.optionalInput($0) } }
         let packed = call.cachedObject("blockPacked") { PackedWeights() }
         let sources = [w[0]] + (w.count > 2 ? [w[2]] : [])
-        if packed.sources.count != sources.count || !zip(packed.sources, sources).allSatisfy({ $0.sharesStorage(with: $1) })
+        let pool = call.context.pool
+        if plan.slices > 0 {
+            if packed.sources.count != sources.count || !zip(packed.sources, sources).allSatisfy({ $0.sharesStorage(with: $1) })
+                || packed.slices?.fits(plan.block, slices: plan.slices) != true {
+                packed.slices = ConvBlockSlices(plan.block, expandWeight: w[0].floatPointer,
+                                                projectWeight: w.count > 2 ? w[2].floatPointer : nil, slices: plan.slices)
+                packed.expand = nil
+                packed.project = nil
+                packed.sources = sources
+            }
+        } else if packed.sources.count != sources.count || !zip(packed.sources, sources).allSatisfy({ $0.sharesStorage(with: $1) })
             || packed.expand?.m != plan.block.expandedChannels || packed.expand?.k != plan.block.expand.inChannels
             || packed.expand?.layout != plan.block.expandLayout || packed.project?.layout != plan.block.project.map({ _ in plan.block.projectLayout }) {
             let e = plan.block.expand
@@ -105,14 +119,20 @@ enum ConvBlockOperator {
                              layout: plan.block.projectLayout, pool: call.context.pool)
             }
             packed.sources = sources
+            packed.slices = nil
         }
         var y = try call.newUninitializedOutput(plan.block.outputShape.dims)
         let weights = ConvBlockWeights(
-            expand: packed.expand!, expandBias: b[0]?.floatPointer, expandClamp: plan.clamps[0],
+            expand: packed.expand ?? packed.slices!.expand[0], expandBias: b[0]?.floatPointer, expandClamp: plan.clamps[0],
             depthwise: w[1].floatPointer, depthwiseBias: b[1]?.floatPointer, depthwiseClamp: plan.clamps[1],
             project: packed.project, projectBias: b.count > 2 ? b[2]?.floatPointer : nil,
             projectClamp: plan.clamps.count > 2 ? plan.clamps[2] : nil, residual: residual?.floatPointer)
-        let pool = call.context.pool
+        if let slices = packed.slices, plan.slices > 0 {
+            let ws = call.scratch("bands").floats(plan.block.channelWorkspaceCount(slices: plan.slices))
+            ConvBlock.forwardByChannels(plan.block, weights, slices: slices, input: x.floatPointer,
+                                        output: y.mutableFloatPointer(), workspace: ws, pool: pool)
+            return [y]
+        }
         let ws = call.scratch("bands").floats(plan.block.workspaceCount(bandRows: plan.bandRows, threads: pool.threadCount))
         ConvBlock.forward(plan.block, weights, input: x.floatPointer, output: y.mutableFloatPointer(),
                           bandRows: plan.bandRows, workspace: ws, pool: pool)
@@ -161,8 +181,14 @@ enum ConvBlockOperator {
             residual = r
         }
         let mode = try call.node.int(Fusions.blockBandRowsKey, default: -1)
-        if mode < 0 && !block.bandsPay { return nil }
-        return Plan(block: block, bandRows: mode > 0 ? mode : block.defaultBandRows, clamps: clamps,
+        let threads = call.context.pool.threadCount
+        var slices = 0
+        if mode == ConvBlockFusion.channelsAttribute || mode == -1 && block.channelSplitPays(threads: threads) {
+            slices = max(1, threads)
+        } else if mode < 0 && !block.bandsPay {
+            return nil
+        }
+        return Plan(block: block, bandRows: mode > 0 ? mode : block.defaultBandRows, slices: slices, clamps: clamps,
                     weights: weights, biases: biases, residual: residual)
     }
 
