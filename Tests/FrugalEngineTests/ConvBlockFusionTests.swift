@@ -16,6 +16,7 @@ import Testing
     }
 
     struct Block: CustomStringConvertible {
+        /// `expand` 0: no expand conv (the depthwise reads the input; needs a project conv).
         var cin: Int, expand: Int, cout: Int?, h: Int, w: Int
         var k = 3, stride = 1, dilation = 1
         var pads: [Int]? = nil  // default: symmetric k/2 * dilation
@@ -26,11 +27,11 @@ import Testing
         }
     }
 
-    /// x -> Conv 1x1 -> act -> Conv depthwise -> act [-> Conv 1x1 [+ x]].
+    /// x [-> Conv 1x1 -> act] -> Conv depthwise -> act [-> Conv 1x1 [+ x]].
     func graph(_ s: Block) throws -> Graph {
         var b = GraphBuilder(name: "block", opset: 17)
         let x = b.input("x", dtype: .float32, shape: [.symbolic("N"), .fixed(s.cin), .fixed(s.h), .fixed(s.w)])
-        let c = s.cin * s.expand
+        let c = s.expand == 0 ? s.cin : s.cin * s.expand
         let lo = b.initializer("lo", try Tensor(shape: [], scalars: [Float(0)]))
         let hi = b.initializer("hi", try Tensor(shape: [], scalars: [Float(6)]))
         func act(_ v: String) -> String {
@@ -40,9 +41,12 @@ import Testing
             default: return v
             }
         }
-        let we = b.initializer("we", try tensor([c, s.cin, 1, 1], 1))
-        let be = b.initializer("be", try tensor([c], 2))
-        let e = act(b.node("Conv", [x, we, be]))
+        var e = x
+        if s.expand > 0 {
+            let we = b.initializer("we", try tensor([c, s.cin, 1, 1], 1))
+            let be = b.initializer("be", try tensor([c], 2))
+            e = act(b.node("Conv", [x, we, be]))
+        }
         let wd = b.initializer("wd", try tensor([c, 1, s.k, s.k], 3))
         let bd = b.initializer("bd", try tensor([c], 4))
         let p = (s.k / 2) * s.dilation
@@ -90,6 +94,11 @@ import Testing
         Block(cin: 4, expand: 4, cout: 5, h: 13, w: 13, dilation: 2),
         Block(cin: 4, expand: 6, cout: 8, h: 16, w: 15, stride: 2, pads: [0, 0, 1, 1]),  // TF-style SAME, stride 2
         Block(cin: 2, expand: 8, cout: 3, h: 9, w: 40, k: 3, stride: 1, pads: [2, 0, 0, 2]),
+        // No expand conv (MobileNetV2's first block): depthwise -> project.
+        Block(cin: 6, expand: 0, cout: 4, h: 15, w: 13),
+        Block(cin: 5, expand: 0, cout: 5, h: 16, w: 11, k: 5, stride: 2, residual: false, activation: "Relu"),
+        Block(cin: 4, expand: 0, cout: 4, h: 12, w: 9, residual: true, activation: "none"),
+        Block(cin: 3, expand: 0, cout: 6, h: 13, w: 13, dilation: 2, pads: [1, 2, 3, 0]),
     ]
 
     @Test func bandsMatchSeparateConvolutions() throws {
@@ -180,12 +189,13 @@ import Testing
             (Block(cin: 8, expand: 12, cout: 8, h: 56, w: 56, residual: true), true, true),  // 1.2 MB
             (Block(cin: 8, expand: 12, cout: 16, h: 56, w: 56, stride: 2), true, true),
             (Block(cin: 8, expand: 4, cout: 8, h: 56, w: 56, residual: true), false, true),  // 0.4 MB: by channels on 2
+            (Block(cin: 24, expand: 0, cout: 16, h: 106, w: 106), true, true),  // no expand conv, 1.1 MB
         ]
         for (s, on1, on2) in cases {
             let g = try graph(s)
             let x = try tensor([1, s.cin, s.h, s.w], 5)
             let node = try #require(try Session(graph: g, options: SessionOptions(threads: 1)).graph.nodes.first { $0.opType == "ConvBlock" })
-            #expect(try ConvBlockOperator.body(node).count == 3)
+            #expect(try ConvBlockOperator.body(node).count == (s.expand == 0 ? 2 : 3))
             for threads in [1, 2] {
                 let (reference, _) = try run(g, x, threads: threads, .off)
                 let (fused, session) = try run(g, x, threads: threads, .auto)

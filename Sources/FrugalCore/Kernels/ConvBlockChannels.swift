@@ -30,7 +30,7 @@ extension ConvBlockDescriptor {
     /// partial project sum.
     func channelTaskFloats(slices: Int) -> Int {
         let widest = channelSlices(slices).map(\.count).max() ?? 0
-        let e = widest * depthwise.inHeight * depthwise.inWidth
+        let e = expand == nil ? 0 : widest * depthwise.inHeight * depthwise.inWidth
         let oHW = depthwise.outHeight * depthwise.outWidth
         let dw = project == nil ? 0 : widest * oHW
         let partial = project.map { $0.outChannels * oHW } ?? 0
@@ -40,14 +40,14 @@ extension ConvBlockDescriptor {
     /// Floats of workspace ``ConvBlock/forwardByChannels(_:_:input:output:workspace:pool:)``
     /// needs for weights sliced in `slices`.
     public func channelWorkspaceCount(slices: Int) -> Int {
-        channelTaskFloats(slices: slices) * expand.batch * max(1, min(slices, expandedChannels))
+        channelTaskFloats(slices: slices) * batch * max(1, min(slices, expandedChannels))
     }
 
     /// Whether the automatic rule runs this block split by channels on `threads` threads:
     /// with more than one thread, one image (batch 8 runs whole images per thread, which
     /// shares nothing either), and a map small enough that the block is not run in bands.
     public func channelSplitPays(threads: Int) -> Bool {
-        threads > 1 && expand.batch == 1 && !bandsPay
+        threads > 1 && batch == 1 && !bandsPay
     }
 }
 
@@ -55,7 +55,8 @@ extension ConvBlockDescriptor {
 public final class ConvBlockSlices: @unchecked Sendable {
     /// Expanded channels of each slice.
     public let slices: [Range<Int>]
-    /// Rows `slices[s]` of the expand weights, packed (``ConvBlockDescriptor/expandLayout``).
+    /// Rows `slices[s]` of the expand weights, packed (``ConvBlockDescriptor/expandLayout``);
+    /// empty when the block has no expand conv.
     public let expand: [GEMM.PackedA]
     /// Columns `slices[s]` of the project weights, packed (``ConvBlockDescriptor/projectLayout``);
     /// empty when the block has no project conv.
@@ -63,12 +64,16 @@ public final class ConvBlockSlices: @unchecked Sendable {
 
     /// Packs `expandWeight` [E, Cin] and `projectWeight` [M, E] (when the block has a project
     /// conv) in `slices` slices of expanded channels.
-    public init(_ b: ConvBlockDescriptor, expandWeight: UnsafePointer<Float>, projectWeight: UnsafePointer<Float>?,
+    public init(_ b: ConvBlockDescriptor, expandWeight: UnsafePointer<Float>?, projectWeight: UnsafePointer<Float>?,
                 slices count: Int) {
-        let cin = b.expand.inChannels, E = b.expandedChannels
+        let cin = b.inputChannels, E = b.expandedChannels
         slices = b.channelSlices(count)
-        expand = slices.map { r in
-            GEMM.PackedA(m: r.count, k: cin, a: expandWeight + r.lowerBound * cin, lda: max(1, cin), layout: b.expandLayout)
+        if b.expand != nil, let ew = expandWeight {
+            expand = slices.map { r in
+                GEMM.PackedA(m: r.count, k: cin, a: ew + r.lowerBound * cin, lda: max(1, cin), layout: b.expandLayout)
+            }
+        } else {
+            expand = []
         }
         if let p = b.project, let pw = projectWeight {
             project = slices.map { r in
@@ -81,8 +86,9 @@ public final class ConvBlockSlices: @unchecked Sendable {
 
     /// Whether these slices were packed for `b` in `count` slices.
     public func fits(_ b: ConvBlockDescriptor, slices count: Int) -> Bool {
-        slices == b.channelSlices(count) && expand.first?.k == b.expand.inChannels
-            && expand.first?.layout == b.expandLayout
+        slices == b.channelSlices(count)
+            && (b.expand == nil ? expand.isEmpty
+                : expand.count == slices.count && expand[0].k == b.inputChannels && expand[0].layout == b.expandLayout)
             && (b.project == nil ? project.isEmpty
                 : project.count == slices.count && project[0].m == b.project!.outChannels && project[0].layout == b.projectLayout)
     }
@@ -100,11 +106,11 @@ extension ConvBlock {
         precondition(b.isSupported, "ConvBlock.forwardByChannels: the convolutions do not chain (ConvBlockDescriptor.isSupported)")
         let S = sw.slices.count
         precondition(sw.fits(b, slices: S), "ConvBlock.forwardByChannels: weights sliced for another shape")
-        let d = b.depthwise, N = b.expand.batch, cin = b.expand.inChannels, E = b.expandedChannels
+        let d = b.depthwise, N = b.batch, cin = b.inputChannels, E = b.expandedChannels
         let HW = d.inHeight * d.inWidth, oHW = d.outHeight * d.outWidth
         let per = b.channelTaskFloats(slices: S)
         let widest = sw.slices.map(\.count).max() ?? 0
-        let eFloats = (widest * HW + 15) / 16 * 16
+        let eFloats = b.expand == nil ? 0 : (widest * HW + 15) / 16 * 16
         let dwFloats = b.project == nil ? 0 : (widest * oHW + 15) / 16 * 16
         let avx512 = DepthwiseConv.usesAVX512(d, isa: nil)
         let taps = d.kernelHeight * d.kernelWidth
@@ -121,12 +127,17 @@ extension ConvBlock {
                 let ws = workspace + t * per
                 let expanded = ws, dwOut = ws + eFloats, partial = ws + eFloats + dwFloats
                 if !r.isEmpty {
-                    GEMM.sgemm(a: sw.expand[s], n: HW, b: input + n * cin * HW, ldb: HW, c: expanded, ldc: HW,
-                               bias: w.expandBias.map { .perRow($0 + r.lowerBound) } ?? .none,
-                               clamp: w.expandClamp.map { $0.lower...$0.upper }, pool: KernelSupport.serialPool)
+                    // Without an expand conv the depthwise reads the input's channels in place.
+                    var source = UnsafePointer(input + (n * cin + r.lowerBound) * HW)
+                    if b.expand != nil {
+                        GEMM.sgemm(a: sw.expand[s], n: HW, b: input + n * cin * HW, ldb: HW, c: expanded, ldc: HW,
+                                   bias: w.expandBias.map { .perRow($0 + r.lowerBound) } ?? .none,
+                                   clamp: w.expandClamp.map { $0.lower...$0.upper }, pool: KernelSupport.serialPool)
+                        source = UnsafePointer(expanded)
+                    }
                     // Without a project conv the depthwise writes the output's channels directly.
                     let dst = b.project == nil ? output + (n * E + r.lowerBound) * oHW : dwOut
-                    DepthwiseConv.planes(shapePointer, count: r.count, input: expanded, weight: w.depthwise + r.lowerBound * taps,
+                    DepthwiseConv.planes(shapePointer, count: r.count, input: source, weight: w.depthwise + r.lowerBound * taps,
                                          bias: w.depthwiseBias.map { $0 + r.lowerBound }, output: dst, avx512: avx512)
                 }
                 guard let p = b.project else { return }
