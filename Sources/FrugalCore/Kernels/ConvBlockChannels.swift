@@ -159,7 +159,6 @@ extension ConvBlock {
             func finish(_ y: UnsafeMutablePointer<Float>, image n: Int) {
                 let M = b.project!.outChannels
                 let residual = w.residual.map { $0 + n * M * oHW }
-                let lo = w.projectClamp?.lower ?? -.infinity, hi = w.projectClamp?.upper ?? .infinity
                 for m in 0..<M {
                     let row = y + m * oHW
                     for s in 1..<max(1, S) {
@@ -170,8 +169,8 @@ extension ConvBlock {
                         let src = rp + m * oHW
                         for i in 0..<oHW { row[i] += src[i] }
                     }
-                    let bias = w.projectBias?[m] ?? 0
-                    for i in 0..<oHW { row[i] = Swift.min(Swift.max(row[i] + bias, lo), hi) }
+                    if let bias = w.projectBias?[m] { for i in 0..<oHW { row[i] += bias } }
+                    if let c = w.projectClamp { KernelSupport.clamp(row, oHW, c) }
                 }
             }
             if N * S == 1 || pool == nil {
