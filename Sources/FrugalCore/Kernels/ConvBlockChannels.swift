@@ -43,11 +43,12 @@ extension ConvBlockDescriptor {
         channelTaskFloats(slices: slices) * batch * max(1, min(slices, expandedChannels))
     }
 
-    /// Whether the automatic rule runs this block split by channels on `threads` threads:
-    /// with more than one thread, one image (batch 8 runs whole images per thread, which
-    /// shares nothing either), and a map small enough that the block is not run in bands.
+    /// Whether the automatic rule runs this block split by channels (in one slice on one
+    /// thread: the three convs fused on the whole map): one image (batch 8 runs whole images
+    /// per thread, which shares nothing either) and a map small enough that the block is
+    /// not run in bands.
     public func channelSplitPays(threads: Int) -> Bool {
-        threads > 1 && batch == 1 && !bandsPay
+        batch == 1 && !bandsPay
     }
 }
 
@@ -143,6 +144,14 @@ extension ConvBlock {
                 guard let p = b.project else { return }
                 let M = p.outChannels
                 let y = output + n * M * oHW
+                if S == 1 {
+                    // One slice: the whole product, residual, bias and clamp in the GEMM.
+                    if let rp = w.residual { y.update(from: rp + n * M * oHW, count: M * oHW) }
+                    GEMM.sgemm(a: sw.project[0], n: oHW, b: dwOut, ldb: oHW, c: y, ldc: oHW, accumulate: w.residual != nil,
+                               bias: w.projectBias.map { .perRow($0) } ?? .none,
+                               clamp: w.projectClamp.map { $0.lower...$0.upper }, pool: KernelSupport.serialPool)
+                    return
+                }
                 if !r.isEmpty {
                     GEMM.sgemm(a: sw.project[s], n: oHW, b: dwOut, ldb: oHW, c: s == 0 ? y : partial, ldc: oHW,
                                pool: KernelSupport.serialPool)
