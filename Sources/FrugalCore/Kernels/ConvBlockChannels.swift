@@ -168,18 +168,31 @@ extension ConvBlock {
             func finish(_ y: UnsafeMutablePointer<Float>, image n: Int) {
                 let M = b.project!.outChannels
                 let residual = w.residual.map { $0 + n * M * oHW }
+                // One pass per row for the last partial, the residual, the bias and the clamp
+                // (an infinite range when there is none: NaNs pass, as unclamped).
+                let lo = w.projectClamp?.lower ?? -.infinity, hi = w.projectClamp?.upper ?? .infinity
                 for m in 0..<M {
                     let row = y + m * oHW
-                    for s in 1..<max(1, S) {
+                    for s in 1..<max(1, S - 1) {
                         let src = workspace + (n * S + s) * per + eFloats + dwFloats + m * oHW
                         for i in 0..<oHW { row[i] += src[i] }
                     }
+                    let last = workspace + (n * S + S - 1) * per + eFloats + dwFloats + m * oHW
+                    let bias = w.projectBias?[m] ?? 0
                     if let rp = residual {
-                        let src = rp + m * oHW
-                        for i in 0..<oHW { row[i] += src[i] }
+                        let r = rp + m * oHW
+                        for i in 0..<oHW {
+                            var v = row[i] + last[i] + r[i] + bias
+                            v = v < lo ? lo : v
+                            row[i] = v > hi ? hi : v
+                        }
+                    } else {
+                        for i in 0..<oHW {
+                            var v = row[i] + last[i] + bias
+                            v = v < lo ? lo : v
+                            row[i] = v > hi ? hi : v
+                        }
                     }
-                    if let bias = w.projectBias?[m] { for i in 0..<oHW { row[i] += bias } }
-                    if let c = w.projectClamp { KernelSupport.clamp(row, oHW, c) }
                 }
             }
             if N * S == 1 || pool == nil {
