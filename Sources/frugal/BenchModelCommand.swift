@@ -24,7 +24,7 @@ struct BenchModel: ParsableCommand {
     var shapes: [String] = []
     @Flag(help: "Also time every node (median over the warm runs) and list them, slowest first; JSON adds \"parallel_regions_per_run\" and \"nodes\": [{name, op_type, median_ms, parallel_regions}] (regions a node started on the thread pool in the last run).")
     var profile = false
-    @Option(help: "Fused inverted-residual blocks (expand 1x1 -> depthwise -> project 1x1 Conv run band by band): auto (where the shapes make it pay), off (separate convolutions) or bands (always in bands, for comparisons).")
+    @Option(help: "Fused inverted-residual blocks (expand 1x1 -> depthwise -> project 1x1 Conv run band by band): auto (where the shapes make it pay), off (separate convolutions), bands (always in bands, for comparisons) or channels (always as one parallel region split by expanded channels, for comparisons).")
     var convBlocks: String = "auto"
     @Flag(help: "Print one JSON object: {median_ms, p90_ms, throughput_per_s, batch, threads, peak_memory_bytes}.")
     var json = false
@@ -32,8 +32,8 @@ struct BenchModel: ParsableCommand {
     func validate() throws {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
         guard runs >= 30 else { throw ValidationError("--runs must be at least 30") }
-        guard ["auto", "off", "bands"].contains(convBlocks) else {
-            throw ValidationError("--conv-blocks must be auto, off or bands (got '\(convBlocks)')")
+        guard ["auto", "off", "bands", "channels"].contains(convBlocks) else {
+            throw ValidationError("--conv-blocks must be auto, off, bands or channels (got '\(convBlocks)')")
         }
     }
 
@@ -45,7 +45,8 @@ struct BenchModel: ParsableCommand {
             let t = threads ?? ThreadPool.defaultThreadCount()
             let session = try Session(graph: graph, options: SessionOptions(
                 threads: t, profile: profile,
-                convBlocks: convBlocks == "off" ? .off : convBlocks == "bands" ? .always(bandRows: 0) : .auto))
+                convBlocks: convBlocks == "off" ? .off : convBlocks == "bands" ? .always(bandRows: 0)
+                    : convBlocks == "channels" ? .channels : .auto))
             let feeds = try RandomInputs.make(for: session.plan.requiredInputs, batch: batch, named: named, shapes: given)
             // With --shape, the batch is that shape's first dimension.
             let batch = given.values.first.flatMap(\.first) ?? self.batch

@@ -1,6 +1,8 @@
 // An inverted-residual block (MobileNetV2, MobileNetV3, EfficientNet):
-//   expand 1x1 conv (+ bias, clamp) -> depthwise kxk conv (+ bias, clamp)
+//   [expand 1x1 conv (+ bias, clamp) ->] depthwise kxk conv (+ bias, clamp)
 //   [-> project 1x1 conv (+ residual, bias, clamp)]
+// (the first block of MobileNetV2 has no expand conv: its depthwise reads the input rows
+// in place; a block has at least two of the three convs)
 // run band by band over the depthwise output rows, so that the wide intermediates never
 // leave the core's L2.
 //
@@ -19,15 +21,16 @@ import Synchronization
 
 /// The three convolutions of an inverted-residual block, as one kernel call sees them.
 public struct ConvBlockDescriptor: Sendable, Equatable {
-    /// The expand convolution: 1x1, stride 1, no padding, one group.
-    public var expand: Conv2DDescriptor
+    /// The expand convolution: 1x1, stride 1, no padding, one group; nil for a block that
+    /// starts with the depthwise conv (it then has a project conv).
+    public var expand: Conv2DDescriptor?
     /// The depthwise convolution of the expand's output: one group per channel.
     public var depthwise: Conv2DDescriptor
     /// The project convolution of the depthwise output (1x1, stride 1, no padding, one
     /// group), or nil for a block that ends with the depthwise conv.
     public var project: Conv2DDescriptor?
 
-    public init(expand: Conv2DDescriptor, depthwise: Conv2DDescriptor, project: Conv2DDescriptor?) {
+    public init(expand: Conv2DDescriptor?, depthwise: Conv2DDescriptor, project: Conv2DDescriptor?) {
         self.expand = expand
         self.depthwise = depthwise
         self.project = project
@@ -36,12 +39,15 @@ public struct ConvBlockDescriptor: Sendable, Equatable {
     /// Whether the convolutions chain (each reads the previous one's output shape) and have
     /// the forms the band kernel runs.
     public var isSupported: Bool {
-        let e = expand, d = depthwise
-        guard e.path == .pointwise, e.groups == 1, e.inChannels > 0, e.outChannels > 0,
-              d.path == .depthwise, d.groups == e.outChannels, d.inChannels == e.outChannels,
-              d.outChannels == e.outChannels, d.batch == e.batch,
-              d.inHeight == e.outHeight, d.inWidth == e.outWidth, d.outHeight > 0, d.outWidth > 0
+        let d = depthwise
+        guard d.path == .depthwise, d.groups == d.inChannels, d.outChannels == d.inChannels,
+              d.outHeight > 0, d.outWidth > 0, expand != nil || project != nil
         else { return false }
+        if let e = expand {
+            guard e.path == .pointwise, e.groups == 1, e.inChannels > 0, e.outChannels == d.inChannels,
+                  d.batch == e.batch, d.inHeight == e.outHeight, d.inWidth == e.outWidth
+            else { return false }
+        }
         if let p = project {
             guard p.path == .pointwise, p.groups == 1, p.outChannels > 0, p.inChannels == d.outChannels,
                   p.batch == d.batch, p.inHeight == d.outHeight, p.inWidth == d.outWidth
@@ -51,7 +57,11 @@ public struct ConvBlockDescriptor: Sendable, Equatable {
     }
 
     /// Channels of the expanded tensor.
-    public var expandedChannels: Int { expand.outChannels }
+    public var expandedChannels: Int { depthwise.inChannels }
+    /// Images in the batch.
+    public var batch: Int { depthwise.batch }
+    /// Channels of the block's input.
+    public var inputChannels: Int { expand?.inChannels ?? depthwise.inChannels }
     /// Output shape of the block.
     public var outputShape: Shape { project?.outputShape ?? depthwise.outputShape }
 
@@ -65,7 +75,7 @@ public struct ConvBlockDescriptor: Sendable, Equatable {
     /// ``Conv2DDescriptor/weightLayout``), which reads the band's depthwise output in place.
     public var projectLayout: GEMM.PackedA.Layout { project?.weightLayout ?? .rowPanels }
     /// The layout to pack the expand weights in, likewise.
-    public var expandLayout: GEMM.PackedA.Layout { expand.weightLayout }
+    public var expandLayout: GEMM.PackedA.Layout { expand?.weightLayout ?? .rowPanels }
 
     /// Expanded tensors (one image, bytes) from which the bands pay: unfused, a map that
     /// fills half of the 2 MiB L2 or more goes out to L3 and back, and so does the next
@@ -82,7 +92,7 @@ public struct ConvBlockDescriptor: Sendable, Equatable {
     /// 0.96-1.4x, 14x14 0.95-1.13x, 7x7 1.0-1.2x (their intermediates stay in L2 unfused;
     /// bands only add halo rows and smaller products).
     public var bandsPay: Bool {
-        expandedChannels * expand.outHeight * expand.outWidth * 4 >= Self.minimumExpandedBytes
+        expandedChannels * depthwise.inHeight * depthwise.inWidth * 4 >= Self.minimumExpandedBytes
     }
 
     /// Input rows of the depthwise conv that `rows` consecutive output rows read at most.
@@ -91,9 +101,11 @@ public struct ConvBlockDescriptor: Sendable, Equatable {
         return min(depthwise.inHeight, (rows - 1) * depthwise.strideHeight + effK)
     }
 
-    /// Floats of one thread's expanded rows for bands of at most `rows` output rows.
+    /// Floats of one thread's expanded rows for bands of at most `rows` output rows (none
+    /// without an expand conv: the depthwise reads the input in place).
     func expandedFloats(bandRows rows: Int) -> Int {
-        (expandedChannels * inputRows(forOutputRows: rows) * depthwise.inWidth + 15) / 16 * 16
+        if expand == nil { return 0 }
+        return (expandedChannels * inputRows(forOutputRows: rows) * depthwise.inWidth + 15) / 16 * 16
     }
 
     /// Floats of one thread's scratch for bands of at most `rows` output rows: the expanded
@@ -116,7 +128,7 @@ public struct ConvBlockDescriptor: Sendable, Equatable {
     func bandsPerImage(bandRows: Int, threads: Int) -> Int {
         let oH = depthwise.outHeight
         var bands = (oH + bandRows - 1) / max(1, bandRows)
-        while bands < oH && (expand.batch * bands) % threads != 0 { bands += 1 }
+        while bands < oH && (batch * bands) % threads != 0 { bands += 1 }
         return bands
     }
 
@@ -125,15 +137,15 @@ public struct ConvBlockDescriptor: Sendable, Equatable {
     public func workspaceCount(bandRows: Int, threads: Int) -> Int {
         let bands = bandsPerImage(bandRows: bandRows, threads: threads)
         let rows = (depthwise.outHeight + bands - 1) / bands
-        return slotFloats(bandRows: rows) * max(1, min(threads, expand.batch * bands, 64))
+        return slotFloats(bandRows: rows) * max(1, min(threads, batch * bands, 64))
     }
 }
 
 /// The weights and epilogues of a block (see ``ConvBlockDescriptor``).
 public struct ConvBlockWeights {
     /// The expand weights packed as A of W · X (``GEMM/PackedA``, in
-    /// ``ConvBlockDescriptor/expandLayout``).
-    public var expand: GEMM.PackedA
+    /// ``ConvBlockDescriptor/expandLayout``); nil when the block has no expand conv.
+    public var expand: GEMM.PackedA?
     public var expandBias: UnsafePointer<Float>?
     public var expandClamp: OutputClamp?
     /// The depthwise weights [C, 1, kH, kW] as stored.
@@ -149,7 +161,7 @@ public struct ConvBlockWeights {
     /// output's shape), or nil.
     public var residual: UnsafePointer<Float>?
 
-    public init(expand: GEMM.PackedA, expandBias: UnsafePointer<Float>?, expandClamp: OutputClamp?,
+    public init(expand: GEMM.PackedA?, expandBias: UnsafePointer<Float>?, expandClamp: OutputClamp?,
                 depthwise: UnsafePointer<Float>, depthwiseBias: UnsafePointer<Float>?, depthwiseClamp: OutputClamp?,
                 project: GEMM.PackedA?, projectBias: UnsafePointer<Float>?, projectClamp: OutputClamp?,
                 residual: UnsafePointer<Float>?) {
@@ -181,15 +193,17 @@ public enum ConvBlock {
         pool: ThreadPool?
     ) {
         precondition(b.isSupported, "ConvBlock.forward: the convolutions do not chain (ConvBlockDescriptor.isSupported)")
-        precondition(w.expand.m == b.expandedChannels && w.expand.k == b.expand.inChannels,
-                     "ConvBlock.forward: expand weights packed for another shape")
+        if let e = b.expand {
+            precondition(w.expand != nil && w.expand!.m == b.expandedChannels && w.expand!.k == e.inChannels,
+                         "ConvBlock.forward: expand weights packed for another shape")
+        }
         if let p = b.project {
             precondition(w.project != nil && w.project!.m == p.outChannels && w.project!.k == p.inChannels,
                          "ConvBlock.forward: project weights packed for another shape")
         }
         let threads = pool?.threadCount ?? 1
         let bands = b.bandsPerImage(bandRows: bandRows, threads: threads)
-        let total = b.expand.batch * bands
+        let total = b.batch * bands
         let slots = max(1, min(threads, total, 64))
         let rows = (b.depthwise.outHeight + bands - 1) / bands
         let perSlot = b.slotFloats(bandRows: rows)
@@ -244,7 +258,21 @@ public enum ConvBlock {
         let projected = b.project != nil
         let ownPlanes = !projected && o.count == oH  // the depthwise writes the output directly
         let dwOut = ownPlanes ? output + n * C * oH * oW : depthwiseOut
-        if r1 > r0 {
+        if r1 > r0, b.expand == nil {
+            // No expand conv: the depthwise reads rows [r0, r1) of the input planes in place,
+            // one plane per call (the planes are H rows apart, not `rows`).
+            var shape = frugal_dwconv_shape(
+                h: r1 - r0, w: W, oh: o.count, ow: oW, kh: d.kernelHeight, kw: d.kernelWidth,
+                sh: d.strideHeight, sw: d.strideWidth, dh: d.dilationHeight, dw: d.dilationWidth,
+                pad_top: r0 - top, pad_left: d.padLeft, clamp: w.depthwiseClamp == nil ? 0 : 1,
+                lo: w.depthwiseClamp?.lower ?? 0, hi: w.depthwiseClamp?.upper ?? 0)
+            let taps = d.kernelHeight * d.kernelWidth
+            for c in 0..<C {
+                DepthwiseConv.planes(&shape, count: 1, input: input + (n * C + c) * H * W + r0 * W,
+                                     weight: w.depthwise + c * taps, bias: w.depthwiseBias.map { $0 + c },
+                                     output: dwOut + c * bandOut, avx512: avx512)
+            }
+        } else if r1 > r0, let e = b.expand, let ew = w.expand {
             let rows = r1 - r0, plane = rows * W
             var start = r0  // first row to compute
             if held[0] == n, held[1] <= r0, r0 < held[2], held[2] <= r1 {
@@ -260,7 +288,7 @@ public enum ConvBlock {
                 start = held[2]
             }
             if start < r1 {
-                GEMM.sgemm(a: w.expand, n: (r1 - start) * W, b: input + n * b.expand.inChannels * H * W + start * W,
+                GEMM.sgemm(a: ew, n: (r1 - start) * W, b: input + n * e.inChannels * H * W + start * W,
                            ldb: H * W, c: expanded + (start - r0) * W, ldc: plane,
                            bias: w.expandBias.map { .perRow($0) } ?? .none,
                            clamp: w.expandClamp.map { $0.lower...$0.upper }, pool: KernelSupport.serialPool)

@@ -11,14 +11,22 @@ public enum ConvBlockFusion: Sendable, Equatable {
     /// Fuse and always run in bands of at most `bandRows` output rows (0: as many as fit the
     /// scratch budget). For tests and measurements.
     case always(bandRows: Int)
+    /// Fuse and always run as one parallel region split by expanded channels
+    /// (ConvBlockChannels.swift), whatever the batch and thread count. For tests and
+    /// measurements.
+    case channels
 
-    /// The value of the fused node's `frugal.band_rows` attribute: -1 auto, else bandRows.
+    /// The value of the fused node's `frugal.band_rows` attribute: -1 auto,
+    /// ``channelsAttribute`` channels, else bandRows.
     var bandRowsAttribute: Int {
         switch self {
         case .off, .auto: return -1
         case .always(let r): return max(0, r)
+        case .channels: return Self.channelsAttribute
         }
     }
+
+    static let channelsAttribute = -2
 }
 
 extension Fusions {
@@ -33,12 +41,14 @@ extension Fusions {
     /// Conv 1x1 (group 1, fused clamp or none) whose output is read only by a depthwise Conv
     /// (group = channels, fused clamp or none), optionally followed, again as its only
     /// reader, by a Conv 1x1 (group 1, with or without a folded residual and clamp), becomes
-    /// one `ai.frugal.ConvBlock` node. Weights must be initializers; the run checks the rest
+    /// one `ai.frugal.ConvBlock` node; so does a depthwise Conv with such a project conv
+    /// and no expand conv before it. Weights must be initializers; the run checks the rest
     /// (strides, pads) against the actual shapes and runs the original convolutions when the
     /// band kernel does not take them. Runs after the residual and activation fusions.
     static func fuseConvBlocks(_ graph: Graph, mode: ConvBlockFusion) throws -> Graph {
         if mode == .off { return graph }
         var g = graph
+        var removed = Set<Int>()
         let readers = readerCounts(g)
         var consumer: [String: Int] = [:]
         for (i, n) in g.nodes.enumerated() { for v in n.inputs where !v.isEmpty { consumer[v] = i } }
@@ -65,20 +75,36 @@ extension Fusions {
             let v = n.outputs[0]
             return readers[v] == 1 ? consumer[v] : nil
         }
-        var removed = Set<Int>()
+        /// A depthwise conv: one input channel per group, more than one group.
+        func depthwise(_ d: Node) -> Bool {
+            guard isConv(d), !residual(d), clampOnly(d), let dw = weight(d), dw.shape[1] == 1, dw.shape[0] > 1 else { return false }
+            return (try? d.int("group", default: 1)) == dw.shape[0]
+        }
+        /// The project conv reading depthwise conv `d`'s output, if it is its only reader.
+        func project(of d: Node) -> Int? {
+            guard let pi = onlyReader(d), !removed.contains(pi), pointwise(g.nodes[pi]), g.nodes[pi].inputs[0] == d.outputs[0],
+                  weight(g.nodes[pi])!.shape[1] == weight(d)!.shape[0] else { return nil }
+            return pi
+        }
         var replaced: [Int: Node] = [:]
+        var blocks: [[Int]] = []
         for (ei, e) in g.nodes.enumerated() where !removed.contains(ei) && pointwise(e) && !residual(e) {
             guard let di = onlyReader(e), !removed.contains(di) else { continue }
             let d = g.nodes[di]
-            guard isConv(d), !residual(d), clampOnly(d), d.inputs[0] == e.outputs[0],
-                  let dw = weight(d), let ew = weight(e), dw.shape[0] == ew.shape[0], dw.shape[1] == 1,
-                  (try? d.int("group", default: 1)) == dw.shape[0], dw.shape[0] > 1
-            else { continue }
-            var body = [e, d]
-            if let pi = onlyReader(d), !removed.contains(pi), pointwise(g.nodes[pi]), g.nodes[pi].inputs[0] == d.outputs[0],
-               weight(g.nodes[pi])!.shape[1] == dw.shape[0] {
-                body.append(g.nodes[pi])
-            }
+            guard depthwise(d), d.inputs[0] == e.outputs[0], weight(d)!.shape[0] == weight(e)!.shape[0] else { continue }
+            let positions = [ei, di] + (project(of: d).map { [$0] } ?? [])
+            for p in positions { removed.insert(p) }
+            blocks.append(positions)
+        }
+        // Blocks without an expand conv (MobileNetV2's first): depthwise -> project.
+        for (di, d) in g.nodes.enumerated() where !removed.contains(di) && depthwise(d) {
+            guard let pi = project(of: d) else { continue }
+            removed.insert(di)
+            removed.insert(pi)
+            blocks.append([di, pi])
+        }
+        for positions in blocks {
+            let body = positions.map { g.nodes[$0] }
             var inputs: [String] = []
             let inner = Set(body.dropLast().map { $0.outputs[0] })
             for n in body { for v in n.inputs where !v.isEmpty && !inner.contains(v) && !inputs.contains(v) { inputs.append(v) } }
@@ -87,8 +113,6 @@ extension Fusions {
                              inputs: inputs, outputs: last.outputs,
                              attributes: [blockBodyKey: .graph(Graph(name: "block", nodes: body)),
                                           blockBandRowsKey: .int(mode.bandRowsAttribute)])
-            let positions = [ei, di] + (body.count == 3 ? [onlyReader(d)!] : [])
-            for p in positions { removed.insert(p) }
             replaced[positions.last!] = fused
         }
         if replaced.isEmpty { return g }
