@@ -10,8 +10,10 @@ import Testing
             #expect(!ThreadPlacement.enabled(environment: ["FRUGAL_PIN_THREADS": off]))
             #expect(ThreadPlacement.plan(threads: 2, environment: ["FRUGAL_PIN_THREADS": off]) == nil)
         }
-        #expect(ThreadPlacement.enabled(environment: [:]))
+        #expect(!ThreadPlacement.enabled(environment: [:]), "off by default")
+        #expect(ThreadPlacement.plan(threads: 2, environment: [:]) == nil)
         #expect(ThreadPlacement.enabled(environment: ["FRUGAL_PIN_THREADS": "1"]))
+        #expect(ThreadPlacement.enabled(environment: ["FRUGAL_PIN_THREADS": "all"]))
     }
 
     @Test func workersTakeDistinctAllowedCoresOtherThanTheCallers() {
@@ -19,9 +21,9 @@ import Testing
         guard let allowed = ThreadPlacement.allowedCPUs() else { return }  // not Linux
         #expect(!allowed.isEmpty && allowed == allowed.sorted())
         // More threads than allowed cores: nothing pinned.
-        #expect(ThreadPlacement.plan(threads: allowed.count + 1, environment: [:]) == nil)
+        #expect(ThreadPlacement.plan(threads: allowed.count + 1, environment: [:], force: true) == nil)
         guard allowed.count >= 2 else { return }
-        let plan = ThreadPlacement.plan(threads: allowed.count, environment: [:])
+        let plan = ThreadPlacement.plan(threads: allowed.count, environment: [:], force: true)
         #expect(plan?.count == allowed.count)
         if let workers = plan?.dropFirst() {
             #expect(Set(workers).count == workers.count && workers.allSatisfy { allowed.contains($0) })
@@ -30,7 +32,7 @@ import Testing
 
     @Test func pinnedWorkersRunOnTheirCore() throws {
         guard let allowed = ThreadPlacement.allowedCPUs(), allowed.count >= 2 else { return }
-        let pool = ThreadPool(threadCount: 2, spinDuration: .milliseconds(5))
+        let pool = ThreadPool(threadCount: 2, spinDuration: .milliseconds(5), pinThreads: true)
         let cpus = try #require(pool.pinnedCPUs)
         // Tasks slow enough that the worker takes some; every one it takes runs on its CPU.
         let caller = pthread_self()
@@ -49,7 +51,7 @@ import Testing
     @Test func pinningNeverBreaksAPool() {
         // A CPU that does not exist: the call fails and the thread carries on.
         #expect(!ThreadPlacement.pinCurrentThread(to: 1 << 20))
-        let pool = ThreadPool(threadCount: 3)
+        let pool = ThreadPool(threadCount: 3, pinThreads: true)  // more threads than cores here: nothing pinned
         let total = Atomic<Int>(0)
         for _ in 0..<200 { pool.parallelFor(5) { i in total.add(i, ordering: .relaxed) } }
         #expect(total.load(ordering: .relaxed) == 200 * 10)

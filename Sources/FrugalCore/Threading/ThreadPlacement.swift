@@ -8,16 +8,21 @@ import Glibc
 /// use at least as many cores as the pool has threads.
 ///
 /// A worker that keeps to one core keeps its share of a kernel's data (e.g. its half of a
-/// Gemm's weights) in that core's L2 from one inference to the next. Pinning is on by
-/// default on Linux; `FRUGAL_PIN_THREADS=0` turns it off, and a failed system call leaves the
-/// thread where the scheduler put it. The calling thread is not pinned (`all` pins the
+/// Gemm's weights) in that core's L2 from one inference to the next. Pinning is off by
+/// default: `FRUGAL_PIN_THREADS=1` (or a pool made with `pinThreads: true`) turns it on on
+/// Linux, and a failed system call leaves the thread where the scheduler put it. Measured on
+/// an idle 2-core machine (8 alternated processes each), pinned and unpinned pools ran
+/// MobileNetV2 batch 1 and the LeNets within 1% of each other; on a loaded machine a pinned
+/// worker that loses its core cannot move to the free one and the caller waits for it (one
+/// round of MobileNetV2 batch 1 / 2 threads 12.4 against 10.2 ms), so it is not the default. The calling thread is not pinned (`all` pins the
 /// thread that creates the pool too, to the CPU it runs on then): the workers take the
 /// other cores of the process's set, so a caller that stays where it is shares none.
 enum ThreadPlacement {
     /// The CPUs each worker of a `threads`-thread pool should keep to (index 0 is the
     /// caller's and stays empty), or nil when the pool should not pin anything.
-    static func plan(threads: Int, environment: [String: String] = ProcessInfo.processInfo.environment) -> [Int]? {
-        guard threads > 1, enabled(environment: environment) else { return nil }
+    static func plan(threads: Int, environment: [String: String] = ProcessInfo.processInfo.environment,
+                     force: Bool? = nil) -> [Int]? {
+        guard threads > 1, force ?? enabled(environment: environment) else { return nil }
         guard let allowed = allowedCPUs(), allowed.count >= threads else { return nil }
         // The caller's CPU now goes to the caller; the workers take the others, in order.
         let here = currentCPU()
@@ -29,10 +34,10 @@ enum ThreadPlacement {
         return [-1] + others.prefix(threads - 1)
     }
 
-    /// Whether `FRUGAL_PIN_THREADS` allows pinning (unset, or anything but 0/false/no/off).
+    /// Whether `FRUGAL_PIN_THREADS` asks for pinning (1, true, yes, on or all).
     static func enabled(environment: [String: String]) -> Bool {
-        guard let v = environment["FRUGAL_PIN_THREADS"]?.lowercased() else { return true }
-        return !["0", "false", "no", "off"].contains(v)
+        guard let v = environment["FRUGAL_PIN_THREADS"]?.lowercased() else { return false }
+        return ["1", "true", "yes", "on", "all"].contains(v)
     }
 
     /// The CPUs the calling thread may run on, ascending; nil where unknown.

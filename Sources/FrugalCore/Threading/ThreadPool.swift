@@ -47,13 +47,13 @@ public final class ThreadPool: @unchecked Sendable {
     public let pinnedCPUs: [Int]?
 
     /// Creates a pool; `threadCount` includes the calling thread (1 means no worker threads).
-    /// On Linux each worker is pinned to a core of its own when the process may use
-    /// `threadCount` cores or more, unless `FRUGAL_PIN_THREADS=0`.
-    public init(threadCount: Int, spinDuration: Duration = .microseconds(200)) {
+    /// With `pinThreads` (default: whether `FRUGAL_PIN_THREADS=1`), on Linux each worker is
+    /// pinned to a core of its own when the process may use `threadCount` cores or more.
+    public init(threadCount: Int, spinDuration: Duration = .microseconds(200), pinThreads: Bool? = nil) {
         self.threadCount = max(1, threadCount)
         self.spinDuration = spinDuration
         state = PoolState(threads: self.threadCount)
-        let cpus = ThreadPlacement.plan(threads: self.threadCount)
+        let cpus = ThreadPlacement.plan(threads: self.threadCount, force: pinThreads)
         pinnedCPUs = cpus
         for w in 1..<self.threadCount {
             let s = state
