@@ -11,7 +11,8 @@ struct BenchModel: ParsableCommand {
         discussion: """
             Inputs are random tensors of the graph's declared shapes; the first symbolic dimension \
             of each input is the batch (--batch), other symbolic dimensions must be given with \
-            --dim NAME=VALUE, or whole input shapes with --shape NAME=D0,D1,... \
+            --dim NAME=VALUE, or whole input shapes with --shape NAME=D0,D1,... The timed runs \
+            follow a warm-up of at least 3 runs and 0.3 s. \
             `frugal bench MODEL.onnx` is short for `frugal bench model MODEL.onnx`.
             """)
 
@@ -50,7 +51,16 @@ struct BenchModel: ParsableCommand {
             let feeds = try RandomInputs.make(for: session.plan.requiredInputs, batch: batch, named: named, shapes: given)
             // With --shape, the batch is that shape's first dimension.
             let batch = given.values.first.flatMap(\.first) ?? self.batch
-            for _ in 0..<3 { _ = try session.run(feeds) }
+            // Warm-up: at least 3 runs and 0.3 s. A fresh process's threads run slower for the
+            // first ~0.1-0.2 s (LeNet-300-100 batch 64 / 2 threads: 0.21 ms per run in most
+            // processes timed over their first 30-300 runs, 0.126 ms in every process timed
+            // after 1,000), so a count of runs alone would time the process start-up.
+            let warmStart = DispatchTime.now().uptimeNanoseconds
+            var warmRuns = 0
+            while warmRuns < 3 || DispatchTime.now().uptimeNanoseconds - warmStart < 300_000_000 {
+                _ = try session.run(feeds)
+                warmRuns += 1
+            }
             let regionsBefore = session.context.pool.regionCount
             var times: [Double] = []
             var nodeTimes: [[Double]] = []

@@ -7,13 +7,14 @@ import Testing
 @Suite struct ThreadPlacementTests {
     @Test func switchedOffByTheEnvironment() {
         for off in ["0", "false", "No", "OFF"] {
-            #expect(!ThreadPlacement.enabled(environment: ["FRUGAL_PIN_THREADS": off]))
+            #expect(ThreadPlacement.mode(environment: ["FRUGAL_PIN_THREADS": off]) == .none)
             #expect(ThreadPlacement.plan(threads: 2, environment: ["FRUGAL_PIN_THREADS": off]) == nil)
         }
-        #expect(!ThreadPlacement.enabled(environment: [:]), "off by default")
+        #expect(ThreadPlacement.mode(environment: [:]) == .none, "the scheduler places threads by default")
         #expect(ThreadPlacement.plan(threads: 2, environment: [:]) == nil)
-        #expect(ThreadPlacement.enabled(environment: ["FRUGAL_PIN_THREADS": "1"]))
-        #expect(ThreadPlacement.enabled(environment: ["FRUGAL_PIN_THREADS": "all"]))
+        #expect(ThreadPlacement.mode(environment: ["FRUGAL_PIN_THREADS": "place"]) == .place)
+        #expect(ThreadPlacement.mode(environment: ["FRUGAL_PIN_THREADS": "1"]) == .pin)
+        #expect(ThreadPlacement.mode(environment: ["FRUGAL_PIN_THREADS": "all"]) == .pin)
     }
 
     @Test func workersTakeDistinctAllowedCoresOtherThanTheCallers() {
@@ -21,9 +22,9 @@ import Testing
         guard let allowed = ThreadPlacement.allowedCPUs() else { return }  // not Linux
         #expect(!allowed.isEmpty && allowed == allowed.sorted())
         // More threads than allowed cores: nothing pinned.
-        #expect(ThreadPlacement.plan(threads: allowed.count + 1, environment: [:], force: true) == nil)
+        #expect(ThreadPlacement.plan(threads: allowed.count + 1, environment: [:], mode: .pin) == nil)
         guard allowed.count >= 2 else { return }
-        let plan = ThreadPlacement.plan(threads: allowed.count, environment: [:], force: true)
+        let plan = ThreadPlacement.plan(threads: allowed.count, environment: [:], mode: .place)
         #expect(plan?.count == allowed.count)
         if let workers = plan?.dropFirst() {
             #expect(Set(workers).count == workers.count && workers.allSatisfy { allowed.contains($0) })
@@ -46,6 +47,26 @@ import Testing
             }
         }
         #expect(elsewhere.load(ordering: .relaxed) == 0, "\(onWorker.load(ordering: .relaxed)) tasks on the worker")
+    }
+
+    /// A placed worker starts on a core of its own and then may run anywhere again.
+    @Test func placedWorkersAreNotLeftPinned() throws {
+        guard let allowed = ThreadPlacement.allowedCPUs(), allowed.count >= 2 else { return }
+        let pool = ThreadPool(threadCount: 2, spinDuration: .milliseconds(5), pinThreads: false)
+        #expect(pool.pinnedCPUs == nil)
+        let caller = pthread_self()
+        let workerSets = Mutex<[[Int]]>([])
+        for _ in 0..<40 {
+            pool.parallelFor(4) { _ in
+                usleep(200)
+                if pthread_equal(pthread_self(), caller) == 0, let cpus = ThreadPlacement.allowedCPUs() {
+                    workerSets.withLock { $0.append(cpus) }
+                }
+            }
+        }
+        let seen = workerSets.withLock { $0 }
+        #expect(!seen.isEmpty, "the worker took no task")
+        #expect(seen.allSatisfy { $0 == allowed }, "a placed worker kept a narrowed affinity: \(Set(seen))")
     }
 
     @Test func pinningNeverBreaksAPool() {

@@ -4,25 +4,37 @@ import Foundation
 import Glibc
 #endif
 
-/// Where a pool's threads run: each worker pinned to a core of its own, when the process may
-/// use at least as many cores as the pool has threads.
+/// Where a pool's threads run, when asked through `FRUGAL_PIN_THREADS` (or `pinThreads`).
 ///
-/// A worker that keeps to one core keeps its share of a kernel's data (e.g. its half of a
-/// Gemm's weights) in that core's L2 from one inference to the next. Pinning is off by
-/// default: `FRUGAL_PIN_THREADS=1` (or a pool made with `pinThreads: true`) turns it on on
-/// Linux, and a failed system call leaves the thread where the scheduler put it. Measured on
-/// an idle 2-core machine (8 alternated processes each), pinned and unpinned pools ran
-/// MobileNetV2 batch 1 and the LeNets within 1% of each other; on a loaded machine a pinned
-/// worker that loses its core cannot move to the free one and the caller waits for it (one
-/// round of MobileNetV2 batch 1 / 2 threads 12.4 against 10.2 ms), so it is not the default. The calling thread is not pinned (`all` pins the
-/// thread that creates the pool too, to the CPU it runs on then): the workers take the
-/// other cores of the process's set, so a caller that stays where it is shares none.
+/// By default the scheduler places the workers. `FRUGAL_PIN_THREADS=place` moves each worker
+/// at start to a core other than the creating thread's and then gives its affinity back;
+/// `1` keeps each worker pinned to that core (`all` pins the creating thread too, to the CPU
+/// it runs on then). Nothing is placed unless the process may use at least as many cores as
+/// the pool has threads, and a failed system call leaves the thread where it is.
+///
+/// Measured on an idle 2-core machine, 6-8 alternated processes per mode: with a warm-up of
+/// 0.3 s the three modes ran MobileNetV2 batch 1 and the LeNets within noise of each other.
+/// What pinning seemed to fix was the start of a process: for its first 0.1-0.2 s a 2-thread
+/// pool runs slower in every mode (LeNet-300-100 batch 64: 0.21 against 0.126 ms per run),
+/// which `frugal bench model` now leaves out by warming up for 0.3 s. On a loaded machine a
+/// pinned worker cannot leave a busy core (one round of MobileNetV2 batch 1 / 2 threads:
+/// 12.4 against 10.2 ms), so pinning is not the default.
 enum ThreadPlacement {
-    /// The CPUs each worker of a `threads`-thread pool should keep to (index 0 is the
-    /// caller's and stays empty), or nil when the pool should not pin anything.
+    enum Mode: Equatable { case none, place, pin }
+
+    /// The mode `FRUGAL_PIN_THREADS` asks for: `place`; 1, true, yes, on or all `pin`;
+    /// anything else (or unset) `none`.
+    static func mode(environment: [String: String]) -> Mode {
+        guard let v = environment["FRUGAL_PIN_THREADS"]?.lowercased() else { return .none }
+        if v == "place" { return .place }
+        return ["1", "true", "yes", "on", "all"].contains(v) ? .pin : .none
+    }
+
+    /// The CPUs each worker of a `threads`-thread pool should start on (index 0 is the
+    /// caller's and stays empty), or nil when the pool should not place anything.
     static func plan(threads: Int, environment: [String: String] = ProcessInfo.processInfo.environment,
-                     force: Bool? = nil) -> [Int]? {
-        guard threads > 1, force ?? enabled(environment: environment) else { return nil }
+                     mode: Mode? = nil) -> [Int]? {
+        guard threads > 1, (mode ?? self.mode(environment: environment)) != .none else { return nil }
         guard let allowed = allowedCPUs(), allowed.count >= threads else { return nil }
         // The caller's CPU now goes to the caller; the workers take the others, in order.
         let here = currentCPU()
@@ -34,10 +46,11 @@ enum ThreadPlacement {
         return [-1] + others.prefix(threads - 1)
     }
 
-    /// Whether `FRUGAL_PIN_THREADS` asks for pinning (1, true, yes, on or all).
-    static func enabled(environment: [String: String]) -> Bool {
-        guard let v = environment["FRUGAL_PIN_THREADS"]?.lowercased() else { return false }
-        return ["1", "true", "yes", "on", "all"].contains(v)
+    /// Moves the calling thread to `cpu`, then (unless `keep`) lets it run anywhere in
+    /// `allowed` again: it stays where it was put until the scheduler has a reason to move it.
+    static func startOn(_ cpu: Int, keep: Bool, allowed: [Int]?) {
+        guard pinCurrentThread(to: cpu), !keep, let allowed else { return }
+        setCurrentThreadCPUs(allowed)
     }
 
     /// The CPUs the calling thread may run on, ascending; nil where unknown.
@@ -69,11 +82,17 @@ enum ThreadPlacement {
 
     /// Keeps the calling thread on `cpu`; false (and nothing changed) if the system refuses.
     @discardableResult
-    static func pinCurrentThread(to cpu: Int) -> Bool {
+    static func pinCurrentThread(to cpu: Int) -> Bool { setCurrentThreadCPUs([cpu]) }
+
+    /// Lets the calling thread run on `cpus` only; false (and nothing changed) if the system
+    /// refuses or a CPU number is out of range.
+    @discardableResult
+    static func setCurrentThreadCPUs(_ cpus: [Int]) -> Bool {
         #if os(Linux)
-        guard cpu >= 0, cpu < MemoryLayout<cpu_set_t>.size * 8, let setAffinity = Affinity.set else { return false }
+        let limit = MemoryLayout<cpu_set_t>.size * 8
+        guard !cpus.isEmpty, cpus.allSatisfy({ $0 >= 0 && $0 < limit }), let setAffinity = Affinity.set else { return false }
         var set = cpu_set_t()
-        withUnsafeMutableBytes(of: &set) { raw in raw[cpu / 8] = UInt8(1 << (cpu % 8)) }
+        withUnsafeMutableBytes(of: &set) { raw in for c in cpus { raw[c / 8] |= UInt8(1 << (c % 8)) } }
         return setAffinity(0, MemoryLayout<cpu_set_t>.size, &set) == 0
         #else
         return false

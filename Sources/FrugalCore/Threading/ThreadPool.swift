@@ -47,18 +47,23 @@ public final class ThreadPool: @unchecked Sendable {
     public let pinnedCPUs: [Int]?
 
     /// Creates a pool; `threadCount` includes the calling thread (1 means no worker threads).
-    /// With `pinThreads` (default: whether `FRUGAL_PIN_THREADS=1`), on Linux each worker is
-    /// pinned to a core of its own when the process may use `threadCount` cores or more.
+    /// `pinThreads` true pins each worker to a core of its own (Linux, when the process may
+    /// use `threadCount` cores or more), false lets it start there and move; nil follows
+    /// `FRUGAL_PIN_THREADS` (unset: the scheduler places them). See ``ThreadPlacement``.
     public init(threadCount: Int, spinDuration: Duration = .microseconds(200), pinThreads: Bool? = nil) {
         self.threadCount = max(1, threadCount)
         self.spinDuration = spinDuration
         state = PoolState(threads: self.threadCount)
-        let cpus = ThreadPlacement.plan(threads: self.threadCount, force: pinThreads)
-        pinnedCPUs = cpus
+        let env = ProcessInfo.processInfo.environment
+        let mode: ThreadPlacement.Mode = pinThreads.map { $0 ? .pin : .place } ?? ThreadPlacement.mode(environment: env)
+        let cpus = ThreadPlacement.plan(threads: self.threadCount, environment: env, mode: mode)
+        let keep = mode == .pin
+        pinnedCPUs = keep ? cpus : nil
+        let allowed = cpus == nil || keep ? nil : ThreadPlacement.allowedCPUs()
         for w in 1..<self.threadCount {
             let s = state
             let cpu = cpus?[w]
-            let t = Thread { s.workerLoop(home: w, spin: spinDuration, cpu: cpu) }
+            let t = Thread { s.workerLoop(home: w, spin: spinDuration, cpu: cpu, keep: keep, allowed: allowed) }
             t.name = "frugal-worker-\(w)"
             t.stackSize = 1 << 20
             t.start()
