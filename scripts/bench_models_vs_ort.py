@@ -8,7 +8,7 @@ MobileNetV2 from ../shared/models (or --mobilenet PATH), and PaddleOCR's text-di
 classifier from the test fixtures (MobileNetV3-style: HardSwish spelt out as Add/Clip/Mul/Div,
 squeeze-excitation; input 3x48x192).
 
-Usage: .venv/bin/python scripts/bench_models_vs_ort.py [--frugal .build/release/frugal] [--runs 30]
+Usage: .venv/bin/python scripts/bench_models_vs_ort.py [--frugal .build/release/frugal] [--runs 100]
 Prints a Markdown table with the ratio Frugal / ONNX Runtime (below 1.0 means Frugal is faster).
 """
 import argparse, json, os, subprocess, sys, time
@@ -84,7 +84,7 @@ def frugal_median(exe, path, batch, threads, runs, shape, input_name):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frugal", default=".build/release/frugal")
-    ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--runs", type=int, default=100)
     ap.add_argument("--mobilenet", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "models", "mobilenetv2", "model.onnx"))
     ap.add_argument("--ppocr", default=os.path.join(os.path.dirname(__file__), "..", "Tests", "FrugalEngineTests", "Fixtures", "ppocr_cls", "model.onnx"),
                     help="PaddleOCR's text-direction classifier (MobileNetV3-style, input 3x48x192); skipped when missing")
