@@ -13,8 +13,7 @@ extension Fusions {
     static func foldConstantAdds(_ graph: Graph) throws -> Graph {
         var g = graph
         let readers = readerCounts(g)
-        var producer: [String: Int] = [:]
-        for (i, n) in g.nodes.enumerated() { for o in n.outputs { producer[o] = i } }
+        let producer = producers(g)
         var removed = Set<Int>()
         for (ai, add) in g.nodes.enumerated() where add.opType == "Add" && add.domain.isEmpty
             && add.inputs.count == 2 && add.outputs.count == 1 {
@@ -43,7 +42,7 @@ extension Fusions {
                 break
             }
         }
-        g.nodes = g.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+        g.nodes = dropping(removed, from: g.nodes)
         return dropUnusedInitializers(g)
     }
 
@@ -65,8 +64,7 @@ extension Fusions {
     static func fuseDecomposedHardSwish(_ graph: Graph) throws -> Graph {
         var g = graph
         let readers = readerCounts(g)
-        var producer: [String: Int] = [:]
-        for (i, n) in g.nodes.enumerated() { for o in n.outputs { producer[o] = i } }
+        let producer = producers(g)
         var removed = Set<Int>()
         let hosts: Set<String> = ["Conv", "Gemm", "MatMul"]
 
@@ -151,7 +149,7 @@ extension Fusions {
             g.nodes[pi] = host
             removed.formUnion(nodes)
         }
-        g.nodes = g.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+        g.nodes = dropping(removed, from: g.nodes)
         return dropUnusedInitializers(g)
     }
 }

@@ -22,13 +22,24 @@ enum Fusions {
         return c
     }
 
+    /// The index of the node making each value.
+    static func producers(_ g: Graph) -> [String: Int] {
+        var p: [String: Int] = [:]
+        for (i, n) in g.nodes.enumerated() { for o in n.outputs { p[o] = i } }
+        return p
+    }
+
+    /// `nodes` without those at the `removed` indices.
+    static func dropping(_ removed: Set<Int>, from nodes: [Node]) -> [Node] {
+        nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+    }
+
     /// Conv -> BatchNormalization (inference form, constant parameters) becomes one Conv with
     /// scaled weights and a new bias; likewise Gemm whose output feeds BatchNormalization.
     static func foldBatchNormalization(_ graph: Graph) throws -> Graph {
         var g = graph
         let readers = readerCounts(g)
-        var producer: [String: Int] = [:]
-        for (i, n) in g.nodes.enumerated() { for o in n.outputs { producer[o] = i } }
+        let producer = producers(g)
         var removed = Set<Int>()
         for (bi, bn) in g.nodes.enumerated() where bn.opType == "BatchNormalization" && bn.domain.isEmpty {
             guard bn.outputs.count == 1 || bn.outputs.dropFirst().allSatisfy({ $0.isEmpty }),
@@ -94,7 +105,7 @@ enum Fusions {
             g.nodes[pi] = conv
             removed.insert(bi)
         }
-        g.nodes = g.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+        g.nodes = dropping(removed, from: g.nodes)
         return dropUnusedInitializers(g)
     }
 
@@ -108,8 +119,7 @@ enum Fusions {
     static func fuseResidualAdds(_ graph: Graph) throws -> Graph {
         var g = graph
         let readers = readerCounts(g)
-        var producer: [String: Int] = [:]
-        for (i, n) in g.nodes.enumerated() { for o in n.outputs { producer[o] = i } }
+        let producer = producers(g)
         var removed = Set<Int>()
         for (ai, add) in g.nodes.enumerated() where add.opType == "Add" && add.domain.isEmpty
             && add.inputs.count == 2 && add.outputs.count == 1 {
@@ -130,7 +140,7 @@ enum Fusions {
                 break
             }
         }
-        g.nodes = g.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+        g.nodes = dropping(removed, from: g.nodes)
         return g
     }
 
@@ -139,8 +149,7 @@ enum Fusions {
     static func fuseActivations(_ graph: Graph) throws -> Graph {
         var g = graph
         let readers = readerCounts(g)
-        var producer: [String: Int] = [:]
-        for (i, n) in g.nodes.enumerated() { for o in n.outputs { producer[o] = i } }
+        let producer = producers(g)
         var removed = Set<Int>()
         let hosts: Set<String> = ["Conv", "Gemm", "MatMul"]
         for (ai, act) in g.nodes.enumerated() where act.domain.isEmpty && !act.inputs.isEmpty {
@@ -155,7 +164,7 @@ enum Fusions {
             g.nodes[pi] = host
             removed.insert(ai)
         }
-        g.nodes = g.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+        g.nodes = dropping(removed, from: g.nodes)
         return dropUnusedInitializers(g)
     }
 
