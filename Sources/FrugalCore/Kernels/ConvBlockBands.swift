@@ -261,11 +261,7 @@ public enum ConvBlock {
         if r1 > r0, b.expand == nil {
             // No expand conv: the depthwise reads rows [r0, r1) of the input planes in place,
             // one plane per call (the planes are H rows apart, not `rows`).
-            var shape = frugal_dwconv_shape(
-                h: r1 - r0, w: W, oh: o.count, ow: oW, kh: d.kernelHeight, kw: d.kernelWidth,
-                sh: d.strideHeight, sw: d.strideWidth, dh: d.dilationHeight, dw: d.dilationWidth,
-                pad_top: r0 - top, pad_left: d.padLeft, clamp: w.depthwiseClamp == nil ? 0 : 1,
-                lo: w.depthwiseClamp?.lower ?? 0, hi: w.depthwiseClamp?.upper ?? 0)
+            var shape = DepthwiseConv.shape(d, clamp: w.depthwiseClamp, band: (r1 - r0, o.count, r0 - top))
             let taps = d.kernelHeight * d.kernelWidth
             for c in 0..<C {
                 DepthwiseConv.planes(&shape, count: 1, input: input + (n * C + c) * H * W + r0 * W,
@@ -294,11 +290,7 @@ public enum ConvBlock {
                            clamp: w.expandClamp.map { $0.lower...$0.upper }, pool: KernelSupport.serialPool)
             }
             (held[0], held[1], held[2]) = (n, r0, r1)
-            var shape = frugal_dwconv_shape(
-                h: rows, w: W, oh: o.count, ow: oW, kh: d.kernelHeight, kw: d.kernelWidth,
-                sh: d.strideHeight, sw: d.strideWidth, dh: d.dilationHeight, dw: d.dilationWidth,
-                pad_top: r0 - top, pad_left: d.padLeft, clamp: w.depthwiseClamp == nil ? 0 : 1,
-                lo: w.depthwiseClamp?.lower ?? 0, hi: w.depthwiseClamp?.upper ?? 0)
+            var shape = DepthwiseConv.shape(d, clamp: w.depthwiseClamp, band: (rows, o.count, r0 - top))
             DepthwiseConv.planes(&shape, count: C, input: expanded, weight: w.depthwise, bias: w.depthwiseBias,
                                  output: dwOut, avx512: avx512)
         } else {

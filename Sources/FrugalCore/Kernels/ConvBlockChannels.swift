@@ -25,29 +25,30 @@ extension ConvBlockDescriptor {
         return (0..<s).map { i in min(C, units * i / s * unit) ..< min(C, units * (i + 1) / s * unit) }
     }
 
-    /// Floats of one task's scratch for the channel split in `slices` slices: its expanded
-    /// channels on the whole map, their depthwise output, and (tasks after the first) the
-    /// partial project sum.
-    func channelTaskFloats(slices: Int) -> Int {
+    /// Where the parts of one task's scratch start, for the channel split in `slices` slices
+    /// (each part a whole number of 16-float vectors): its expanded channels on the whole
+    /// map, their depthwise output from `depthwiseOut`, and (tasks after the first) the
+    /// partial project sum from `partial`, up to `total`.
+    func channelTaskLayout(slices: Int) -> (depthwiseOut: Int, partial: Int, total: Int) {
         let widest = channelSlices(slices).map(\.count).max() ?? 0
-        let e = expand == nil ? 0 : widest * depthwise.inHeight * depthwise.inWidth
         let oHW = depthwise.outHeight * depthwise.outWidth
-        let dw = project == nil ? 0 : widest * oHW
-        let partial = project.map { $0.outChannels * oHW } ?? 0
-        return (e + 15) / 16 * 16 + (dw + 15) / 16 * 16 + (partial + 15) / 16 * 16
+        func vectors(_ floats: Int) -> Int { (floats + 15) / 16 * 16 }
+        let e = expand == nil ? 0 : vectors(widest * depthwise.inHeight * depthwise.inWidth)
+        let dw = project == nil ? 0 : vectors(widest * oHW)
+        return (e, e + dw, e + dw + vectors(project.map { $0.outChannels * oHW } ?? 0))
     }
 
     /// Floats of workspace ``ConvBlock/forwardByChannels(_:_:input:output:workspace:pool:)``
     /// needs for weights sliced in `slices`.
     public func channelWorkspaceCount(slices: Int) -> Int {
-        channelTaskFloats(slices: slices) * batch * max(1, min(slices, expandedChannels))
+        channelTaskLayout(slices: slices).total * batch * max(1, min(slices, expandedChannels))
     }
 
     /// Whether the automatic rule runs this block split by channels (in one slice on one
     /// thread: the three convs fused on the whole map): one image (batch 8 runs whole images
     /// per thread, which shares nothing either) and a map small enough that the block is
     /// not run in bands.
-    public func channelSplitPays(threads: Int) -> Bool {
+    public var channelSplitPays: Bool {
         batch == 1 && !bandsPay
     }
 }
@@ -109,24 +110,17 @@ extension ConvBlock {
         precondition(sw.fits(b, slices: S), "ConvBlock.forwardByChannels: weights sliced for another shape")
         let d = b.depthwise, N = b.batch, cin = b.inputChannels, E = b.expandedChannels
         let HW = d.inHeight * d.inWidth, oHW = d.outHeight * d.outWidth
-        let per = b.channelTaskFloats(slices: S)
-        let widest = sw.slices.map(\.count).max() ?? 0
-        let eFloats = b.expand == nil ? 0 : (widest * HW + 15) / 16 * 16
-        let dwFloats = b.project == nil ? 0 : (widest * oHW + 15) / 16 * 16
+        let layout = b.channelTaskLayout(slices: S), per = layout.total
         let avx512 = DepthwiseConv.usesAVX512(d, isa: nil)
         let taps = d.kernelHeight * d.kernelWidth
-        var shape = frugal_dwconv_shape(
-            h: d.inHeight, w: d.inWidth, oh: d.outHeight, ow: d.outWidth, kh: d.kernelHeight, kw: d.kernelWidth,
-            sh: d.strideHeight, sw: d.strideWidth, dh: d.dilationHeight, dw: d.dilationWidth,
-            pad_top: d.padTop, pad_left: d.padLeft, clamp: w.depthwiseClamp == nil ? 0 : 1,
-            lo: w.depthwiseClamp?.lower ?? 0, hi: w.depthwiseClamp?.upper ?? 0)
+        var shape = DepthwiseConv.shape(d, clamp: w.depthwiseClamp)
         // Tasks of each image still running; the one that brings it to 0 finishes the image.
         let left = Mutex<[Int]>([Int](repeating: S, count: N))
         withUnsafePointer(to: &shape) { shapePointer in
             func task(_ t: Int) {
                 let n = t / S, s = t % S, r = sw.slices[s]
                 let ws = workspace + t * per
-                let expanded = ws, dwOut = ws + eFloats, partial = ws + eFloats + dwFloats
+                let expanded = ws, dwOut = ws + layout.depthwiseOut, partial = ws + layout.partial
                 if !r.isEmpty {
                     // Without an expand conv the depthwise reads the input's channels in place.
                     var source = UnsafePointer(input + (n * cin + r.lowerBound) * HW)
@@ -174,10 +168,10 @@ extension ConvBlock {
                 for m in 0..<M {
                     let row = y + m * oHW
                     for s in 1..<max(1, S - 1) {
-                        let src = workspace + (n * S + s) * per + eFloats + dwFloats + m * oHW
+                        let src = workspace + (n * S + s) * per + layout.partial + m * oHW
                         for i in 0..<oHW { row[i] += src[i] }
                     }
-                    let last = workspace + (n * S + S - 1) * per + eFloats + dwFloats + m * oHW
+                    let last = workspace + (n * S + S - 1) * per + layout.partial + m * oHW
                     let bias = w.projectBias?[m] ?? 0
                     if let rp = residual {
                         let r = rp + m * oHW

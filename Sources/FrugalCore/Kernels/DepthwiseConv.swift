@@ -26,6 +26,17 @@ enum DepthwiseConv {
         return (want == .avx512 || want == .avx512Vnni) && want.isSupported
     }
 
+    /// The C kernels' view of `d` with `clamp`: whole planes, or (`band`) `rows` input rows
+    /// read for `outRows` output rows, the first of them `padTop` rows below the first tap.
+    static func shape(_ d: Conv2DDescriptor, clamp: OutputClamp?,
+                      band: (rows: Int, outRows: Int, padTop: Int)? = nil) -> frugal_dwconv_shape {
+        frugal_dwconv_shape(
+            h: band?.rows ?? d.inHeight, w: d.inWidth, oh: band?.outRows ?? d.outHeight, ow: d.outWidth,
+            kh: d.kernelHeight, kw: d.kernelWidth, sh: d.strideHeight, sw: d.strideWidth,
+            dh: d.dilationHeight, dw: d.dilationWidth, pad_top: band?.padTop ?? d.padTop, pad_left: d.padLeft,
+            clamp: clamp == nil ? 0 : 1, lo: clamp?.lower ?? 0, hi: clamp?.upper ?? 0)
+    }
+
     /// `count` consecutive channels of one image under `shape`: plane i reads
     /// input + i*h*w and weight + i*kh*kw, adds bias[i] and writes output + i*oh*ow.
     static func planes(
@@ -48,10 +59,7 @@ enum DepthwiseConv {
         let H = d.inHeight, W = d.inWidth, oH = d.outHeight, oW = d.outWidth
         let kH = d.kernelHeight, kW = d.kernelWidth
         let M = d.outChannels, Mg = d.groupOutChannels
-        var shape = frugal_dwconv_shape(
-            h: H, w: W, oh: oH, ow: oW, kh: kH, kw: kW, sh: d.strideHeight, sw: d.strideWidth,
-            dh: d.dilationHeight, dw: d.dilationWidth, pad_top: d.padTop, pad_left: d.padLeft,
-            clamp: clamp == nil ? 0 : 1, lo: clamp?.lower ?? 0, hi: clamp?.upper ?? 0)
+        var shape = Self.shape(d, clamp: clamp)
         let avx512 = usesAVX512(d, isa: isa)
         let planes = d.batch * M
         // Roughly ns per plane: one FMA per tap per output, ~8-16 per ns with AVX-512.

@@ -167,8 +167,8 @@ final class PoolState: @unchecked Sendable {
         runTasks(generation: gen, home: home) { i in slot.pointee.body(i) }
     }
 
-    func workerLoop(home: Int, spin: Duration, cpu: Int?, keep: Bool, allowed: [Int]?) {
-        if let cpu { ThreadPlacement.startOn(cpu, keep: keep, allowed: allowed) }
+    func workerLoop(home: Int, spin: Duration, start: ThreadPlacement.Start?) {
+        start?.apply(worker: home)
         let w = words
         var seen: UInt64 = 0
         let clock = ContinuousClock()

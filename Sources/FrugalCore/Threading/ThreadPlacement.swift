@@ -46,11 +46,30 @@ enum ThreadPlacement {
         return [-1] + others.prefix(threads - 1)
     }
 
-    /// Moves the calling thread to `cpu`, then (unless `keep`) lets it run anywhere in
-    /// `allowed` again: it stays where it was put until the scheduler has a reason to move it.
-    static func startOn(_ cpu: Int, keep: Bool, allowed: [Int]?) {
-        guard pinCurrentThread(to: cpu), !keep, let allowed else { return }
-        setCurrentThreadCPUs(allowed)
+    /// Where a pool's workers start: worker `j` on `cpus[j]`, kept there when `keep`, else
+    /// given back the process's CPUs `allowed` once it runs there.
+    struct Start: Sendable {
+        let cpus: [Int]
+        let keep: Bool
+        let allowed: [Int]
+
+        /// Moves the calling worker to its CPU, then (unless `keep`) lets it run anywhere
+        /// again: it stays where it was put until the scheduler has a reason to move it.
+        func apply(worker j: Int) {
+            guard j < cpus.count, pinCurrentThread(to: cpus[j]), !keep else { return }
+            setCurrentThreadCPUs(allowed)
+        }
+    }
+
+    /// The start of a `threads`-thread pool's workers: `pinThreads` true pins them, false
+    /// places them, nil follows `FRUGAL_PIN_THREADS`; nil when nothing is to be done (one
+    /// thread, mode none, or too few allowed CPUs).
+    static func start(threads: Int, pinThreads: Bool?) -> Start? {
+        guard threads > 1 else { return nil }
+        let env = ProcessInfo.processInfo.environment
+        let mode = pinThreads.map { $0 ? Mode.pin : .place } ?? self.mode(environment: env)
+        guard let cpus = plan(threads: threads, environment: env, mode: mode), let allowed = allowedCPUs() else { return nil }
+        return Start(cpus: cpus, keep: mode == .pin, allowed: allowed)
     }
 
     /// The CPUs the calling thread may run on, ascending; nil where unknown.

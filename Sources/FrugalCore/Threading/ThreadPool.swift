@@ -16,8 +16,9 @@ import Synchronization
 ///
 /// The words the threads share sit on cache-line blocks of their own (``PoolWords``), a
 /// job costs the caller no lock and one allocation (the escaping wrapper of its closure),
-/// and each thread counts its finished tasks once per job. Workers are pinned to cores of
-/// their own where the process may use enough cores (``ThreadPlacement``).
+/// and each thread counts its finished tasks once per job. Where workers run is the
+/// scheduler's choice unless `FRUGAL_PIN_THREADS` or `pinThreads` asks otherwise
+/// (``ThreadPlacement``).
 ///
 /// Tasks are dealt out by affinity: thread `j` of `T` (the caller is 0) first takes the
 /// tasks of its own share, `count * j / T ..< count * (j + 1) / T`, in order, then helps
@@ -54,16 +55,11 @@ public final class ThreadPool: @unchecked Sendable {
         self.threadCount = max(1, threadCount)
         self.spinDuration = spinDuration
         state = PoolState(threads: self.threadCount)
-        let env = ProcessInfo.processInfo.environment
-        let mode: ThreadPlacement.Mode = pinThreads.map { $0 ? .pin : .place } ?? ThreadPlacement.mode(environment: env)
-        let cpus = ThreadPlacement.plan(threads: self.threadCount, environment: env, mode: mode)
-        let keep = mode == .pin
-        pinnedCPUs = keep ? cpus : nil
-        let allowed = cpus == nil || keep ? nil : ThreadPlacement.allowedCPUs()
+        let start = ThreadPlacement.start(threads: self.threadCount, pinThreads: pinThreads)
+        pinnedCPUs = start?.keep == true ? start!.cpus : nil
         for w in 1..<self.threadCount {
             let s = state
-            let cpu = cpus?[w]
-            let t = Thread { s.workerLoop(home: w, spin: spinDuration, cpu: cpu, keep: keep, allowed: allowed) }
+            let t = Thread { s.workerLoop(home: w, spin: spinDuration, start: start) }
             t.name = "frugal-worker-\(w)"
             t.stackSize = 1 << 20
             t.start()

@@ -66,13 +66,16 @@ extension Fusions {
         let readers = readerCounts(g)
         let producer = producers(g)
         var removed = Set<Int>()
-        let hosts: Set<String> = ["Conv", "Gemm", "MatMul"]
 
-        /// The node making `value`, if it is a default-domain `op` read only once.
-        func single(_ value: String, _ op: String) -> (Int, Node)? {
+        /// The node making `value`, if it is a default-domain node of one output read only once.
+        func singleProducer(_ value: String) -> (Int, Node)? {
             guard readers[value] == 1, let i = producer[value], !removed.contains(i) else { return nil }
             let n = g.nodes[i]
-            return n.opType == op && n.domain.isEmpty && n.outputs.count == 1 ? (i, n) : nil
+            return n.domain.isEmpty && n.outputs.count == 1 ? (i, n) : nil
+        }
+        /// The same, if that node is an `op`.
+        func single(_ value: String, _ op: String) -> (Int, Node)? {
+            singleProducer(value).flatMap { $0.1.opType == op ? $0 : nil }
         }
         func scalar(_ name: String) -> Float? {
             guard let t = g.initializers[name], t.dtype == .float32, t.elementCount == 1 else { return nil }
@@ -90,15 +93,19 @@ extension Fusions {
             }
             return nil
         }
-        /// Div(v, 6) or Mul(v, 1/6): returns v and the node.
-        func sixth(_ value: String) -> (String, Int)? {
-            if let (di, div) = single(value, "Div"), div.inputs.count == 2, near(scalar(div.inputs[1]), 6) {
-                return (div.inputs[0], di)
-            }
-            if let (mi, mul) = single(value, "Mul"), mul.inputs.count == 2 {
-                for side in 0..<2 where near(scalar(mul.inputs[1 - side]), 1 / 6) { return (mul.inputs[side], mi) }
+        /// v when `node` is Div(v, 6) or Mul(v, 1/6).
+        func sixthOf(_ node: Node) -> String? {
+            guard node.inputs.count == 2 else { return nil }
+            if node.opType == "Div", near(scalar(node.inputs[1]), 6) { return node.inputs[0] }
+            if node.opType == "Mul" {
+                for side in 0..<2 where near(scalar(node.inputs[1 - side]), 1 / 6) { return node.inputs[side] }
             }
             return nil
+        }
+        /// Div(v, 6) or Mul(v, 1/6) making `value`, read only there: returns v and the node.
+        func sixth(_ value: String) -> (String, Int)? {
+            guard let (i, n) = singleProducer(value), let v = sixthOf(n) else { return nil }
+            return (v, i)
         }
         /// The hard sigmoid of x as a value: HardSigmoid(x, 1/6, 0.5), or Clip(x+3, 0, 6)/6.
         func hardSigmoid(_ value: String) -> (String, [Int])? {
@@ -118,20 +125,10 @@ extension Fusions {
                 }
             }
             // (x · Clip(x+3, 0, 6)) / 6
-            if let (v, di) = divOrSixthOf(node, index),
-               let (mi, mul) = single(v, "Mul"), mul.inputs.count == 2 {
+            if let v = sixthOf(node), let (mi, mul) = single(v, "Mul"), mul.inputs.count == 2 {
                 for side in 0..<2 {
-                    if let (x, nodes) = relu6Shifted(mul.inputs[1 - side]), x == mul.inputs[side] { return (x, nodes + [mi, di]) }
+                    if let (x, nodes) = relu6Shifted(mul.inputs[1 - side]), x == mul.inputs[side] { return (x, nodes + [mi, index]) }
                 }
-            }
-            return nil
-        }
-        /// The node itself as Div(v, 6) or Mul(v, 1/6).
-        func divOrSixthOf(_ node: Node, _ index: Int) -> (String, Int)? {
-            guard node.inputs.count == 2 else { return nil }
-            if node.opType == "Div", near(scalar(node.inputs[1]), 6) { return (node.inputs[0], index) }
-            if node.opType == "Mul" {
-                for side in 0..<2 where near(scalar(node.inputs[1 - side]), 1 / 6) { return (node.inputs[side], index) }
             }
             return nil
         }
@@ -142,8 +139,7 @@ extension Fusions {
                   readers[x] == 2,  // the Add (or HardSigmoid) and the Mul of the pattern
                   let pi = producer[x], !removed.contains(pi) else { continue }
             var host = g.nodes[pi]
-            guard hosts.contains(host.opType), host.domain.isEmpty, host.outputs.count == 1,
-                  host.attributes[FusedActivation.key] == nil else { continue }
+            guard takesActivation(host) else { continue }
             FusedActivation.hardSwish.store(in: &host)
             host.outputs = [node.outputs[0]]
             g.nodes[pi] = host

@@ -151,12 +151,10 @@ enum Fusions {
         let readers = readerCounts(g)
         let producer = producers(g)
         var removed = Set<Int>()
-        let hosts: Set<String> = ["Conv", "Gemm", "MatMul"]
         for (ai, act) in g.nodes.enumerated() where act.domain.isEmpty && !act.inputs.isEmpty {
             guard let pi = producer[act.inputs[0]], !removed.contains(pi), readers[act.inputs[0]] == 1 else { continue }
             var host = g.nodes[pi]
-            guard hosts.contains(host.opType), host.domain.isEmpty, host.outputs.count == 1,
-                  host.attributes[FusedActivation.key] == nil,
+            guard takesActivation(host),
                   let fused = try FusedActivation(node: act, initializers: g.initializers)
             else { continue }
             fused.store(in: &host)
@@ -166,6 +164,13 @@ enum Fusions {
         }
         g.nodes = dropping(removed, from: g.nodes)
         return dropUnusedInitializers(g)
+    }
+
+    /// Whether an activation can be fused into `node`: a default-domain Conv, Gemm or MatMul
+    /// with one output and no fused activation yet.
+    static func takesActivation(_ node: Node) -> Bool {
+        ["Conv", "Gemm", "MatMul"].contains(node.opType) && node.domain.isEmpty && node.outputs.count == 1
+            && node.attributes[FusedActivation.key] == nil
     }
 
     static func uniqueName(_ base: String, in g: Graph) -> String {

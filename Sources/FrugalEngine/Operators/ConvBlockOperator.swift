@@ -107,26 +107,26 @@ enum ConvBlockOperator {
         let packed = call.cachedObject("blockPacked") { PackedWeights() }
         let sources = [w[0], w[2]].compactMap { $0 }
         let pool = call.context.pool
+        let sameSources = packed.sources.count == sources.count
+            && zip(packed.sources, sources).allSatisfy { $0.sharesStorage(with: $1) }
         if plan.slices > 0 {
-            if packed.sources.count != sources.count || !zip(packed.sources, sources).allSatisfy({ $0.sharesStorage(with: $1) })
-                || packed.slices?.fits(plan.block, slices: plan.slices) != true {
+            if !sameSources || packed.slices?.fits(plan.block, slices: plan.slices) != true {
                 packed.slices = ConvBlockSlices(plan.block, expandWeight: w[0]?.floatPointer,
                                                 projectWeight: w[2]?.floatPointer, slices: plan.slices)
                 packed.expand = nil
                 packed.project = nil
                 packed.sources = sources
             }
-        } else if packed.sources.count != sources.count || !zip(packed.sources, sources).allSatisfy({ $0.sharesStorage(with: $1) })
-            || packed.expand?.m != plan.block.expand?.outChannels || packed.expand?.k != plan.block.expand?.inChannels
+        } else if !sameSources || packed.expand?.m != plan.block.expand?.outChannels || packed.expand?.k != plan.block.expand?.inChannels
             || packed.expand?.layout != plan.block.expand.map({ _ in plan.block.expandLayout })
             || packed.project?.layout != plan.block.project.map({ _ in plan.block.projectLayout }) {
             packed.expand = plan.block.expand.map { e in
                 GEMM.PackedA(m: e.outChannels, k: e.inChannels, a: w[0]!.floatPointer, lda: e.inChannels,
-                             layout: plan.block.expandLayout, pool: call.context.pool)
+                             layout: plan.block.expandLayout, pool: pool)
             }
             packed.project = plan.block.project.map { p in
                 GEMM.PackedA(m: p.outChannels, k: p.inChannels, a: w[2]!.floatPointer, lda: p.inChannels,
-                             layout: plan.block.projectLayout, pool: call.context.pool)
+                             layout: plan.block.projectLayout, pool: pool)
             }
             packed.sources = sources
             packed.slices = nil
@@ -207,7 +207,7 @@ enum ConvBlockOperator {
         let mode = try call.node.int(Fusions.blockBandRowsKey, default: -1)
         let threads = call.context.pool.threadCount
         var slices = 0
-        if mode == ConvBlockFusion.channelsAttribute || mode == -1 && block.channelSplitPays(threads: threads) {
+        if mode == ConvBlockFusion.channelsAttribute || mode == -1 && block.channelSplitPays {
             slices = max(1, threads)
         } else if mode < 0 && !block.bandsPay {
             return nil
